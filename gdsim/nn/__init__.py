@@ -1,0 +1,1 @@
+"""A small Keras-like network stack with hand-written backward passes."""
