@@ -1,0 +1,11 @@
+"""Hypothesis profiles: no deadlines (the CI machine is shared and noisy); CI is derandomized
+so a run is repeatable, while local runs explore new examples."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
