@@ -1,0 +1,121 @@
+"""Element-wise and softmax activations with hand-written derivatives (Keras 3 names).
+
+Every activation here has a backward pass that needs only its *output* ``y``, so a layer
+caches ``y`` (which it returns anyway) and nothing else:
+
+=========  ===========================================  ==================================
+name       forward ``y = f(x)``                          backward ``dL/dx`` from ``g = dL/dy``
+=========  ===========================================  ==================================
+linear     ``x``                                         ``g``
+relu       ``max(x, 0)`` (``keras.activations.relu``)    ``g * [y > 0]`` (0 at x = 0, as JAX)
+sigmoid    ``1 / (1 + exp(-x))``                          ``g * y * (1 - y)``
+tanh       ``tanh(x)``                                    ``g * (1 - y**2)``
+softmax    ``exp(x - max x) / sum exp(x - max x)``        ``y * (g - sum(g * y))``
+           over the last axis (``keras.activations.softmax``, ``axis=-1``)
+=========  ===========================================  ==================================
+
+``forward(x, out=...)`` may write into ``out`` (pass ``out=x`` to work in place when the
+caller owns ``x``); ``backward(y, g, out=...)`` likewise may overwrite ``g``'s buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from gdsim import _validate
+
+Forward = Callable[..., np.ndarray]
+Backward = Callable[..., np.ndarray]
+
+
+def _linear(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    if out is None or out is x:
+        return x
+    np.copyto(out, x)
+    return out
+
+
+def _linear_grad(y: np.ndarray, g: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return g
+
+
+def _relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.maximum(x, 0, out=out) if out is not None else np.maximum(x, 0)
+
+
+def _relu_grad(y: np.ndarray, g: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    # Keras (JAX backend) selects: relu'(0) = 0 and a dead unit passes 0 even if g is inf/NaN
+    # (a select, not a multiply). y > 0 is exactly x > 0.
+    if out is None:
+        return np.where(y > 0, g, np.zeros((), g.dtype))
+    if out is not g:
+        np.copyto(out, g)
+    np.copyto(out, 0, where=y <= 0)
+    return out
+
+
+def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    # exp(-logaddexp(0, -x)) = 1 / (1 + exp(-x)) without overflow warnings for x << 0.
+    result = np.logaddexp(0, -x, out=out)
+    np.negative(result, out=result)
+    return np.exp(result, out=result)
+
+
+def _sigmoid_grad(y: np.ndarray, g: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.multiply(g, y * (1 - y), out=out)
+
+
+def _tanh(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.tanh(x, out=out)
+
+
+def _tanh_grad(y: np.ndarray, g: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.multiply(g, 1 - y * y, out=out)
+
+
+def _softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    shifted = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=-1, keepdims=True)
+    return shifted
+
+
+def _softmax_grad(y: np.ndarray, g: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    inner = np.sum(g * y, axis=-1, keepdims=True)
+    result = np.subtract(g, inner, out=out)
+    result *= y
+    return result
+
+
+@dataclass(frozen=True)
+class ActivationFn:
+    """An activation: ``forward(x, out=None) -> y`` and ``backward(y, g, out=None) -> dL/dx``."""
+
+    name: str
+    forward: Forward
+    backward: Backward
+
+
+_REGISTRY: dict[str, ActivationFn] = {
+    "linear": ActivationFn("linear", _linear, _linear_grad),
+    "relu": ActivationFn("relu", _relu, _relu_grad),
+    "sigmoid": ActivationFn("sigmoid", _sigmoid, _sigmoid_grad),
+    "tanh": ActivationFn("tanh", _tanh, _tanh_grad),
+    "softmax": ActivationFn("softmax", _softmax, _softmax_grad),
+}
+
+
+def get(identifier: str | ActivationFn | None) -> ActivationFn:
+    """Look up an activation by Keras name; ``None`` means ``"linear"`` (as in Keras)."""
+    if identifier is None:
+        return _REGISTRY["linear"]
+    if isinstance(identifier, ActivationFn):
+        return identifier
+    return _REGISTRY[_validate.choice("activation", identifier, _REGISTRY)]
+
+
+def names() -> list[str]:
+    return list(_REGISTRY)
