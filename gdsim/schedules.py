@@ -1,0 +1,209 @@
+"""Learning-rate schedules: ``lr(step)`` for an int or an int array of steps (vectorized).
+
+Each schedule is the Keras 3 one of the same name (``keras.optimizers.schedules``), with the
+same floating-point operations. Keras evaluates schedules in ``floatx`` (float32); here
+``schedule(step)`` computes in float64 and ``schedule.evaluate(step, dtype="float32")``
+reproduces Keras's float32 values. An optimizer given a schedule calls ``evaluate`` with the
+parameter dtype at the *current* ``iterations`` (0 for the first step), as Keras does.
+
+``initial_learning_rate`` may be an array (a sweep over runs); the result then broadcasts
+``step`` against it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from gdsim import _validate
+
+__all__ = ["Schedule", "Constant", "constant", "ExponentialDecay", "InverseTimeDecay",
+           "legacy_decay", "PiecewiseConstantDecay", "CosineDecay"]
+
+
+def _steps(step: Any) -> np.ndarray:
+    arr = np.asarray(step)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"step must be an integer or an integer array, got {step!r} of dtype {arr.dtype}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"step must be >= 0, got minimum {arr.min()}")
+    return arr
+
+
+def _rates(name: str, value: Any) -> float | np.ndarray:
+    if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
+        return _validate.positive(name, value)
+    arr = _validate.array(name, value, dtype=np.float64)
+    if np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0, got minimum {arr.min()}")
+    return arr
+
+
+def _out(value: np.ndarray) -> Any:
+    value = np.asarray(value)
+    return value[()] if value.ndim == 0 else value
+
+
+class Schedule:
+    """Base class: ``schedule(step)`` (float64) and ``schedule.evaluate(step, dtype)``."""
+
+    def evaluate(self, step: Any, dtype: Any = np.float64) -> Any:
+        """The learning rate after ``step`` completed steps, computed in ``dtype``."""
+        return _out(self._compute(_steps(step), _validate.float_dtype("dtype", dtype)))
+
+    def __call__(self, step: Any) -> Any:
+        return self.evaluate(step, np.float64)
+
+    def _compute(self, step: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Schedule":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Constant(Schedule):
+    """``lr(step) = learning_rate``."""
+
+    def __init__(self, learning_rate: Any) -> None:
+        self.learning_rate = _rates("learning_rate", learning_rate)
+
+    def _compute(self, step, dtype):
+        lr = np.asarray(self.learning_rate, dtype=dtype)
+        return np.broadcast_to(lr, np.broadcast_shapes(step.shape, lr.shape)).copy()
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate}
+
+
+def constant(learning_rate: Any) -> Constant:
+    """A schedule that always returns ``learning_rate``."""
+    return Constant(learning_rate)
+
+
+class ExponentialDecay(Schedule):
+    """Keras ``ExponentialDecay``: ``lr0 * decay_rate ** (step / decay_steps)``; with
+    ``staircase=True`` the exponent is ``floor(step / decay_steps)``."""
+
+    def __init__(self, initial_learning_rate: Any, decay_steps: Any, decay_rate: Any,
+                 staircase: bool = False) -> None:
+        self.initial_learning_rate = _rates("initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _validate.positive("decay_steps", decay_steps)
+        self.decay_rate = _validate.positive("decay_rate", decay_rate)
+        self.staircase = _validate.boolean("staircase", staircase)
+
+    def _compute(self, step, dtype):
+        p = step.astype(dtype) / dtype.type(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return np.asarray(self.initial_learning_rate, dtype=dtype) * np.power(dtype.type(self.decay_rate), p)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase}
+
+
+class InverseTimeDecay(Schedule):
+    """Keras ``InverseTimeDecay``: ``lr0 / (1 + decay_rate * step / decay_steps)`` (floor of
+    ``step / decay_steps`` with ``staircase=True``). ``InverseTimeDecay(lr, 1, d)`` is what
+    Keras 2's optimizer argument ``decay=d`` did: ``lr / (1 + d*iterations)``."""
+
+    def __init__(self, initial_learning_rate: Any, decay_steps: Any, decay_rate: Any,
+                 staircase: bool = False) -> None:
+        self.initial_learning_rate = _rates("initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _validate.positive("decay_steps", decay_steps)
+        self.decay_rate = _validate.nonnegative("decay_rate", decay_rate)
+        self.staircase = _validate.boolean("staircase", staircase)
+
+    def _compute(self, step, dtype):
+        p = step.astype(dtype) / dtype.type(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return np.asarray(self.initial_learning_rate, dtype=dtype) / (dtype.type(1) + dtype.type(self.decay_rate) * p)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase}
+
+
+def legacy_decay(learning_rate: Any, decay: Any) -> InverseTimeDecay:
+    """The old Keras (2.x) ``decay=`` optimizer argument, which Keras 3 ignores with a warning:
+    ``lr_t = learning_rate / (1 + decay * t)`` with ``t`` = completed steps."""
+    return InverseTimeDecay(learning_rate, 1, decay)
+
+
+class PiecewiseConstantDecay(Schedule):
+    """Keras ``PiecewiseConstantDecay``: ``values[0]`` while ``step <= boundaries[0]``,
+    ``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after the
+    last boundary. ``len(values) == len(boundaries) + 1``; boundaries strictly increasing ints."""
+
+    def __init__(self, boundaries: Sequence[int], values: Sequence[float]) -> None:
+        boundaries = [_validate.integer(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
+        values = [_validate.positive(f"values[{i}]", v) for i, v in enumerate(values)]
+        if not boundaries:
+            raise ValueError("boundaries must not be empty")
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(f"values must have len(boundaries) + 1 = {len(boundaries) + 1} entries, "
+                             f"got {len(values)}")
+        if any(b >= c for b, c in zip(boundaries, boundaries[1:])):
+            raise ValueError(f"boundaries must be strictly increasing, got {boundaries}")
+        self.boundaries = boundaries
+        self.values = values
+
+    def _compute(self, step, dtype):
+        index = np.searchsorted(np.asarray(self.boundaries), step, side="left")
+        return np.asarray(self.values, dtype=dtype)[index]
+
+    def get_config(self):
+        return {"boundaries": list(self.boundaries), "values": list(self.values)}
+
+
+class CosineDecay(Schedule):
+    """Keras ``CosineDecay`` (optional linear warmup).
+
+    Without warmup: ``s = min(step, decay_steps)``,
+    ``lr = lr0 * ((1 - alpha) * 0.5*(1 + cos(pi*s/decay_steps)) + alpha)``.
+    With ``warmup_target``: for ``step < warmup_steps`` the rate rises linearly from ``lr0``
+    to ``warmup_target``, then decays from ``warmup_target`` as above over ``decay_steps``.
+    """
+
+    def __init__(self, initial_learning_rate: Any, decay_steps: Any, alpha: Any = 0.0,
+                 warmup_target: Any = None, warmup_steps: Any = 0) -> None:
+        self.initial_learning_rate = _rates("initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _validate.positive("decay_steps", decay_steps)
+        self.alpha = _validate.in_range("alpha", alpha, 0.0, 1.0, high_open=False)
+        self.warmup_target = None if warmup_target is None else _validate.positive("warmup_target", warmup_target)
+        self.warmup_steps = _validate.nonnegative("warmup_steps", warmup_steps)
+        if self.warmup_target is not None and self.warmup_steps == 0:
+            raise ValueError("warmup_steps must be > 0 when warmup_target is given")
+
+    def _decay(self, s, decay_steps, start, dtype):
+        completed = s / decay_steps
+        cosine = dtype.type(0.5) * (dtype.type(1) + np.cos(dtype.type(math.pi) * completed))
+        return start * (dtype.type(1 - self.alpha) * cosine + dtype.type(self.alpha))
+
+    def _compute(self, step, dtype):
+        lr0 = np.asarray(self.initial_learning_rate, dtype=dtype)
+        decay_steps = dtype.type(self.decay_steps)
+        s = step.astype(dtype)
+        if self.warmup_target is None:
+            return self._decay(np.minimum(s, decay_steps), decay_steps, lr0, dtype)
+        target = dtype.type(self.warmup_target)
+        warmup = dtype.type(self.warmup_steps)
+        s = np.minimum(s, decay_steps + warmup)
+        rising = (target - lr0) * (s / warmup) + lr0
+        falling = self._decay(s - warmup, decay_steps, target, dtype)
+        return np.where(s < warmup, rising, falling)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "alpha": self.alpha, "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
