@@ -1,0 +1,167 @@
+"""The ``gdsim`` command.
+
+    gdsim reproduce [--json]            the seed question's runs beside its printed numbers
+    gdsim regression [options]          any variant of the xs/ys run, Keras-style output
+    gdsim analyze regression [options]  Hessian, critical learning rate, predicted loss ratio
+
+Bad flags or values print one line naming the problem and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from gdsim import _validate
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage dump) and exit 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"gdsim: error: {message}\n")
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=1, allow_nan=False))
+
+
+# ----------------------------------------------------------------------------- reproduce
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from gdsim import reproduce
+
+    rows = reproduce.regression_table()
+    if args.json:
+        _print_json([row.to_json() for row in rows])
+    else:
+        print("The xs/ys question (shared/seeds/001): Keras printed vs gdsim computed\n")
+        print(reproduce.format_table(rows))
+    return 0
+
+
+# ----------------------------------------------------------------------------- regression
+#: Which hyper-parameter flags each optimizer takes (Keras keyword names).
+OPTIMIZER_FLAGS = {"sgd": {"momentum", "nesterov"}, "adam": {"beta_1", "beta_2", "epsilon"},
+                   "rmsprop": {"rho", "momentum", "epsilon"}, "adagrad": {"epsilon"}}
+
+
+def _optimizer_from_args(args: argparse.Namespace):
+    from gdsim import optim
+
+    name = _validate.choice("--optimizer", args.optimizer, list(OPTIMIZER_FLAGS))
+    given = {"momentum": args.momentum, "nesterov": args.nesterov or None, "beta_1": args.beta1,
+             "beta_2": args.beta2, "epsilon": args.epsilon, "rho": args.rho}
+    kwargs = {key: value for key, value in given.items() if value is not None}
+    for key in kwargs:
+        if key not in OPTIMIZER_FLAGS[name]:
+            raise ValueError(f"--{key.replace('_', '')} does not apply to --optimizer {name}")
+    if args.lr is not None:
+        kwargs["learning_rate"] = args.lr
+    return optim.get(name).__class__(**kwargs)
+
+
+def cmd_regression(args: argparse.Namespace) -> int:
+    from gdsim import regression
+
+    from gdsim.reproduce import seed_init_kernel
+
+    optimizer = _optimizer_from_args(args)
+    kernel = seed_init_kernel() if args.init_kernel is None else args.init_kernel
+    result = regression.run(n=args.n, optimizer=optimizer, kernel=kernel,
+                            bias=args.init_bias, epochs=args.epochs, batch_size=args.batch_size,
+                            shuffle=not args.no_shuffle, seed=args.seed, dtype=args.dtype,
+                            predict_at=args.predict, verbose=0 if args.json else 1)
+    if args.json:
+        _print_json(result.to_json())
+        return 0
+    if args.predict is not None:
+        print(f"predict([{args.predict}]) = [[{result.prediction:.6f}]]")
+    print(f"kernel = {result.kernel:.6g}, bias = {result.bias:.6g}")
+    if result.first_inf_epoch or result.first_nan_epoch:
+        print(f"first inf epoch: {result.first_inf_epoch}, first NaN epoch: {result.first_nan_epoch}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- analyze
+def cmd_analyze_regression(args: argparse.Namespace) -> int:
+    from gdsim import analysis
+    from gdsim.datasets import seed_regression
+
+    n = _validate.integer("--n", args.n, minimum=1)
+    lr = _validate.positive("--lr", args.lr)
+    xs, _ = seed_regression(n, dtype="float64")
+    report = dict(analysis.regression_stability(xs, lr))
+    report["max_converging_n"] = analysis.max_converging_n(lr)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"Linear regression w*x + b on xs = 1..{n}, full-batch gradient descent, lr = {lr:g}")
+    print(f"  Hessian 2*[[mean x^2, mean x], [mean x, 1]]: eigenvalues "
+          f"{report['lambda_max']:.6g} and {report['lambda_min']:.6g}")
+    print(f"  critical learning rate 2/lambda_max = {report['critical_lr']:.6g}")
+    print(f"  loss ratio per epoch along the top eigenvector (1 - lr*lambda_max)^2 = "
+          f"{report['loss_ratio']:.6g}")
+    print(f"  converges: {'yes' if report['converges'] else 'no'}; the largest n that converges "
+          f"at this lr is {report['max_converging_n']}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gdsim", description="Optimizer simulator for teaching, cross-checked "
+                                                "against Keras.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    reproduce = commands.add_parser("reproduce", help="the seed questions' runs beside their "
+                                                      "printed numbers")
+    reproduce.add_argument("--json", action="store_true", help="print the table as JSON")
+    reproduce.set_defaults(handler=cmd_reproduce)
+
+    regression = commands.add_parser("regression", help="run any variant of the xs/ys question")
+    regression.add_argument("--n", type=int, default=20, help="xs = 1..n (default 20)")
+    regression.add_argument("--optimizer", default="sgd", help="sgd, adam, rmsprop or adagrad")
+    regression.add_argument("--lr", type=float, help="learning rate (default: Keras's)")
+    regression.add_argument("--momentum", type=float)
+    regression.add_argument("--nesterov", action="store_true")
+    regression.add_argument("--epsilon", type=float)
+    regression.add_argument("--beta1", type=float)
+    regression.add_argument("--beta2", type=float)
+    regression.add_argument("--rho", type=float)
+    regression.add_argument("--epochs", type=int, default=500)
+    regression.add_argument("--batch-size", type=int, default=32)
+    regression.add_argument("--no-shuffle", action="store_true")
+    regression.add_argument("--seed", type=int, default=0)
+    regression.add_argument("--init-kernel", type=float,
+                            help="initial kernel (default: the seed run's, inferred from its "
+                                 "first printed loss)")
+    regression.add_argument("--init-bias", type=float, default=0.0)
+    regression.add_argument("--dtype", default="float32", help="float32 (Keras) or float64")
+    regression.add_argument("--predict", type=float, default=25.0,
+                            help="print predict([X]) after training (default 25)")
+    regression.add_argument("--json", action="store_true")
+    regression.set_defaults(handler=cmd_regression)
+
+    analyze = commands.add_parser("analyze", help="stability analysis")
+    targets = analyze.add_subparsers(dest="target", required=True, parser_class=_Parser)
+    analyze_regression = targets.add_parser("regression", help="the xs/ys linear regression")
+    analyze_regression.add_argument("--n", type=int, default=20)
+    analyze_regression.add_argument("--lr", type=float, default=0.01)
+    analyze_regression.add_argument("--json", action="store_true")
+    analyze_regression.set_defaults(handler=cmd_analyze_regression)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError) as exc:
+        print(f"gdsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
