@@ -553,18 +553,13 @@ class _Separable(Surface):
 
     def _set_lattice(self, minima_1d: np.ndarray, global_1d: int) -> None:
         """Minima = all products of the (sorted) 1-D minima, or only the global one and its
-        lattice neighbours when there are more than MAX_LISTED_MINIMA."""
+        lattice neighbours when there are more than MAX_LISTED_MINIMA; sorted by value."""
         d, k = self.dim, len(minima_1d)
         self._minima_1d = minima_1d
-        if k ** d <= MAX_LISTED_MINIMA:
+        self._full_lattice = k ** d <= MAX_LISTED_MINIMA
+        if self._full_lattice:
             grid = np.stack(np.meshgrid(*([minima_1d] * d), indexing="ij"), axis=-1)
-            lattice = grid.reshape(-1, d)
-            first = int(np.ravel_multi_index((global_1d,) * d, (k,) * d))
-            order = np.arange(k ** d)
-            order[[0, first]] = order[[first, 0]]
-            self._lattice_order = np.argsort(order)  # lattice index -> position in minima
-            candidates = lattice[order]
-            self._full_lattice = True
+            candidates = grid.reshape(-1, d)
         else:
             centre = np.full(d, minima_1d[global_1d])
             rows = [centre]
@@ -575,11 +570,12 @@ class _Separable(Surface):
                         row[i] = minima_1d[j]
                         rows.append(row)
             candidates = np.array(rows)
-            self._full_lattice = False
-        self._minima = candidates
         values = self.value(candidates)
-        best = values.min()
-        self._global_mask = values <= best + 1e-10 * max(1.0, abs(float(best)))
+        order = np.argsort(values, kind="stable")
+        self._lattice_order = np.argsort(order)  # lattice index -> position in minima
+        self._minima = candidates[order]
+        values = values[order]
+        self._global_mask = values <= values[0] + 1e-10 * max(1.0, abs(float(values[0])))
 
     def nearest_minimum(self, x: Any) -> np.ndarray:
         """As :meth:`Surface.nearest_minimum`; on the full lattice the nearest minimum is
