@@ -198,10 +198,11 @@ def _cast(name: str, h: Hyper, like: np.ndarray) -> Any:
     dtype = like.dtype
     if not isinstance(h, np.ndarray):
         return dtype.type(h)
-    if like.shape[:h.ndim] != h.shape:
+    lead = like.shape[:h.ndim]
+    if h.ndim > like.ndim or any(a != b and a != 1 for a, b in zip(h.shape, lead)):
         raise ValueError(f"{name} has shape {h.shape}, which is not a prefix of the parameter "
                          f"shape {like.shape}: an array hyper-parameter's axes must be the "
-                         f"leading 'runs' axes of every parameter")
+                         f"leading 'runs' axes of every parameter (size 1 broadcasts)")
     return h.astype(dtype, copy=False).reshape(h.shape + (1,) * (like.ndim - h.ndim))
 
 
@@ -500,8 +501,8 @@ class Adam(Optimizer):
         b1 = _cast("beta_1", self.beta_1, w)
         b2 = _cast("beta_2", self.beta_2, w)
         one = dtype.type(1)
-        b1_power = np.power(b1, step)
-        b2_power = np.power(b2, step)
+        b1_power = _power(b1, step)
+        b2_power = _power(b2, step)
         alpha = lr * np.sqrt(one - b2_power) / (one - b1_power)
         # (1 - beta) is formed in double precision and then cast, as Keras's Python scalar is.
         m = slots["m"] + (g - slots["m"]) * _cast("beta_1", _one_minus(self.beta_1), w)
@@ -512,6 +513,14 @@ class Adam(Optimizer):
             new["vhat"] = v
         eps = _cast("epsilon", self.epsilon, w)
         return w - (m * alpha) / (np.sqrt(v) + eps), new
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    """``base ** exponent`` always through NumPy's array loop: on a NumPy scalar ``np.power``
+    takes a scalar-math path that can differ in the last bit from the (SIMD) array loop, which
+    would make a run with a scalar beta differ from the same run inside a beta sweep."""
+    out = np.power(np.atleast_1d(base), exponent)
+    return out[0] if np.ndim(base) == 0 else out
 
 
 def _one_minus(h: Hyper) -> Hyper:

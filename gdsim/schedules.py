@@ -51,7 +51,12 @@ class Schedule:
 
     def evaluate(self, step: Any, dtype: Any = np.float64) -> Any:
         """The learning rate after ``step`` completed steps, computed in ``dtype``."""
-        return _out(self._compute(_steps(step), _validate.float_dtype("dtype", dtype)))
+        steps = _steps(step)
+        # Always at least 1-d: NumPy's scalar math (np.power on a 0-d value) can differ in the
+        # last bit from the array loop, and schedule(t) must equal schedule([t])[0].
+        value = self._compute(np.atleast_1d(steps), _validate.float_dtype("dtype", dtype))
+        rates = getattr(self, "initial_learning_rate", getattr(self, "learning_rate", 0.0))
+        return _out(value.reshape(np.broadcast_shapes(steps.shape, np.shape(rates))))
 
     def __call__(self, step: Any) -> Any:
         return self.evaluate(step, np.float64)

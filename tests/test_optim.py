@@ -343,3 +343,50 @@ def test_clipnorm_per_run_norms():
     np.testing.assert_allclose(out, -np.array([[0.6, 0.8], [0.3, 0.4]]))
     out, _ = opt.step(x, g, opt.init(x))  # Keras: one norm over the whole array
     np.testing.assert_allclose(np.linalg.norm(out), 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_hyperparameter_may_vary_over_runs(dtype):
+    rng = np.random.default_rng(11)
+    R = 6
+    arrays = {
+        optim.Adam: dict(learning_rate=rng.uniform(1e-3, 0.1, R), beta_1=rng.uniform(0, 0.99, R),
+                         beta_2=rng.uniform(0.5, 0.9999, R), epsilon=rng.uniform(1e-8, 0.1, R)),
+        optim.RMSprop: dict(learning_rate=rng.uniform(1e-3, 0.1, R), rho=rng.uniform(0, 0.99, R),
+                            momentum=rng.uniform(0, 0.99, R), epsilon=rng.uniform(1e-8, 0.1, R)),
+        optim.Adagrad: dict(learning_rate=rng.uniform(1e-3, 0.1, R),
+                            initial_accumulator_value=rng.uniform(0, 1, R), epsilon=rng.uniform(1e-8, 0.1, R)),
+        optim.SGD: dict(learning_rate=rng.uniform(1e-3, 0.1, R), momentum=rng.uniform(0, 0.99, R),
+                        weight_decay=rng.uniform(0, 0.1, R)),
+    }
+    x0 = rng.standard_normal((R, 3)).astype(dtype)
+    grads = [rng.standard_normal((R, 3)).astype(dtype) for _ in range(25)]
+    for cls, kwargs in arrays.items():
+        opt = cls(**kwargs)
+        x, s = x0, opt.init(x0)
+        for g in grads:
+            x, s = opt.step(x, g, s)
+        for r in range(R):
+            single = cls(**{k: float(v[r]) for k, v in kwargs.items()})
+            y, t = x0[r], single.init(x0[r])
+            for g in grads:
+                y, t = single.step(y, g[r], t)
+            assert np.array_equal(x[r], y), (cls.__name__, r)
+
+
+def test_size_one_hyperparameter_axes_broadcast_over_a_grid():
+    lr = np.array([[0.1, 0.2, 0.3]])            # varies along runs axis 1
+    mom = np.array([[0.0], [0.5]])              # varies along runs axis 0
+    opt = optim.SGD(lr, momentum=mom)
+    x = np.ones((2, 3, 2))
+    y, s = opt.step(x, x, opt.init(x))
+    y, s = opt.step(y, y, s)
+    for i in range(2):
+        for j in range(3):
+            single = optim.SGD(float(lr[0, j]), momentum=float(mom[i, 0]))
+            z, t = single.step(x[i, j], x[i, j], single.init(x[i, j]))
+            z, t = single.step(z, z, t)
+            assert np.array_equal(y[i, j], z)
+    with pytest.raises(ValueError, match="momentum has shape"):
+        bad = optim.SGD(0.1, momentum=np.zeros((3, 1)))
+        bad.step(x, x, bad.init(x))
