@@ -53,7 +53,12 @@ class Layer:
         input_shape: the optional ``input_shape=`` constructor argument (no batch axis).
         dtype: the dtype the layer was built in (``None`` before build).
         grads: ``dL/dw`` for each of :attr:`trainable_weights`, set by :meth:`backward`.
+        compute_input_grad: ``True`` by default; a model may set it ``False`` on its first
+            layer, whose ``dL/dx`` nobody needs: ``backward`` then skips that work (for Conv2D
+            the whole col2im) and returns ``None``.
     """
+
+    compute_input_grad: bool = True
 
     #: attribute names of the trainable / non-trainable weights, in Keras order
     _trainable_names: tuple[str, ...] = ()

@@ -31,7 +31,8 @@ from gdsim.nn.base import Layer, _shape_tuple, normalize_data_format
 from gdsim.nn import activations as _activations
 from gdsim.nn import initializers as _initializers
 
-__all__ = ["Layer", "Dense", "Activation", "ReLU", "Flatten", "Dropout", "normalize_data_format"]
+__all__ = ["Layer", "Dense", "Activation", "ReLU", "Flatten", "Dropout", "Conv2D", "MaxPooling2D",
+           "BatchNormalization", "normalize_data_format"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -88,6 +89,8 @@ class Dense(Layer):
             self.grads = [x2.T @ g2] + ([g2.sum(axis=0)] if self.use_bias else [])
         else:
             self.grads = []
+        if not self.compute_input_grad:
+            return None
         return g @ self.kernel.T
 
     def get_config(self):
@@ -247,3 +250,9 @@ class Dropout(Layer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
                 "noise_shape": self.noise_shape}
+
+
+# Re-exports: these modules import only gdsim.nn.base, so there is no import cycle.
+from gdsim.nn.conv import Conv2D  # noqa: E402
+from gdsim.nn.normalization import BatchNormalization  # noqa: E402
+from gdsim.nn.pooling import MaxPooling2D  # noqa: E402

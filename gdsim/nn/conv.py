@@ -1,0 +1,175 @@
+"""Conv2D as im2col + one GEMM (``keras.layers.Conv2D``)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from gdsim import _validate
+from gdsim.nn import activations as _activations
+from gdsim.nn import initializers as _initializers
+from gdsim.nn import im2col as _im2col
+from gdsim.nn.base import Layer, normalize_data_format
+
+
+def pair(name: str, value: Any) -> tuple[int, int]:
+    """An int or a pair of positive ints (Keras's ``standardize_tuple``)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)) or len(value) != 2:
+        raise TypeError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
+    return (_validate.integer(f"{name}[0]", value[0], minimum=1),
+            _validate.integer(f"{name}[1]", value[1], minimum=1))
+
+
+def padding_mode(value: Any) -> str:
+    # Keras lower-cases padding ("SAME" works there too).
+    if isinstance(value, str):
+        value = value.lower()
+    return _validate.choice("padding", value, ["valid", "same"])
+
+
+class Conv2D(Layer):
+    """2-D cross-correlation (no kernel flip), ``keras.layers.Conv2D``.
+
+    ``y[n, i, j, f] = activation(sum_{a,b,c} xpad[n, i*sh + a, j*sw + b, c] K[a, b, c, f] + bias[f])``
+
+    Shapes: kernel ``(kh, kw, C_in, filters)`` in *both* data formats (as Keras), bias
+    ``(filters,)``; ``x (N, H, W, C)`` for ``"channels_last"`` or ``(N, C, H, W)`` for
+    ``"channels_first"``; output likewise with ``(Ho, Wo, filters)``. Padding geometry as in
+    :mod:`gdsim.nn.im2col` (Keras's uneven ``"same"`` split, extra at the bottom/right).
+
+    Computation: the patch matrix ``P (N*Ho*Wo, kh*kw*C)`` (a reshape, no copy, for an unpadded
+    1x1 convolution) times ``K`` reshaped ``(kh*kw*C, F)``. Backward with ``G = dL/dz``
+    reshaped ``(N*Ho*Wo, F)``: ``dK = P^T G``, ``dbias = sum G``, ``dx = col2im(G K^T)``.
+    """
+
+    _trainable_names = ("kernel", "bias")
+
+    def __init__(self, filters: int, kernel_size: int | Sequence[int], strides: int | Sequence[int] = (1, 1),
+                 padding: str = "valid", data_format: str | None = None,
+                 activation: str | None = None, use_bias: bool = True,
+                 kernel_initializer: str | _initializers.Initializer = "glorot_uniform",
+                 bias_initializer: str | _initializers.Initializer = "zeros",
+                 input_shape: Sequence[int] | None = None, name: str | None = None,
+                 trainable: bool = True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.filters = _validate.integer("filters", filters, minimum=1)
+        self.kernel_size = pair("kernel_size", kernel_size)
+        self.strides = pair("strides", strides)
+        self.padding = padding_mode(padding)
+        self.data_format = normalize_data_format(data_format)
+        self.activation = _activations.get(activation)
+        self.use_bias = _validate.boolean("use_bias", use_bias)
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        if not self.use_bias:
+            self._trainable_names = ("kernel",)
+        self._pad_buffer: np.ndarray | None = None
+        self._cols_buffer: np.ndarray | None = None
+
+    # -- geometry -------------------------------------------------------------------------
+    def _hwc(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv2D layer {self.name!r} needs inputs of rank 4 (batch + 3 axes), "
+                             f"got input_shape {input_shape} (batch axis excluded)")
+        if self.data_format == "channels_first":
+            c, h, w = input_shape
+        else:
+            h, w, c = input_shape
+        return h, w, c
+
+    def _geometry(self, h: int, w: int) -> tuple[_im2col.Axis, _im2col.Axis]:
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        return (_im2col.axis_geometry(h, kh, sh, self.padding),
+                _im2col.axis_geometry(w, kw, sw, self.padding))
+
+    def compute_output_shape(self, input_shape):
+        h, w, _ = self._hwc(tuple(input_shape))
+        rows, cols = self._geometry(h, w)
+        if self.data_format == "channels_first":
+            return (self.filters, rows.out, cols.out)
+        return (rows.out, cols.out, self.filters)
+
+    def _build(self, input_shape, rng):
+        h, w, c = self._hwc(input_shape)
+        self._rows, self._cols_geom = self._geometry(h, w)
+        self._hw = (h, w)
+        kh, kw = self.kernel_size
+        self.kernel = self.kernel_initializer((kh, kw, c, self.filters), self.dtype, rng)
+        if self.use_bias:
+            self.bias = self.bias_initializer((self.filters,), self.dtype, rng)
+        # A 1x1 window over an unpadded input is a plain reshape: no im2col copy.
+        self._pointwise = (kh == kw == 1 and self._rows.before == self._rows.after == 0
+                           and self._cols_geom.before == self._cols_geom.after == 0)
+
+    # -- computation ----------------------------------------------------------------------
+    def _patches(self, x_nhwc: np.ndarray) -> np.ndarray:
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        rows, cols = self._rows, self._cols_geom
+        if self._pointwise:
+            view = x_nhwc[:, :sh * (rows.out - 1) + 1:sh, :sw * (cols.out - 1) + 1:sw, :]
+            return view.reshape(-1, view.shape[-1])  # copies only if x is not contiguous
+        xp = _im2col.pad_nhwc(x_nhwc, rows, cols, 0.0, self._pad_buffer)
+        if xp is not x_nhwc:
+            self._pad_buffer = xp
+        self._cols_buffer = _im2col.im2col(xp, kh, kw, sh, sw, rows.out, cols.out, self._cols_buffer)
+        return self._cols_buffer
+
+    def forward(self, x, training=False):
+        x = self._check_input(x)
+        nhwc = x.transpose(0, 2, 3, 1) if self.data_format == "channels_first" else x
+        patches = self._patches(nhwc)
+        kernel = self.kernel.reshape(-1, self.filters)
+        z = patches @ kernel
+        if self.use_bias:
+            z += self.bias
+        z = self.activation.forward(z, out=z)
+        self._patches_cache, self._z = patches, z
+        self._batch = x.shape[0]
+        y = z.reshape(self._batch, self._rows.out, self._cols_geom.out, self.filters)
+        if self.data_format == "channels_first":
+            y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+        return y
+
+    def backward(self, grad_output):
+        g = np.asarray(grad_output)
+        if self.data_format == "channels_first":
+            g = g.transpose(0, 2, 3, 1)
+        g = g.reshape(-1, self.filters)
+        g = self.activation.backward(self._z, g)
+        if self.trainable:
+            dkernel = (self._patches_cache.T @ g).reshape(self.kernel.shape)
+            self.grads = [dkernel] + ([g.sum(axis=0)] if self.use_bias else [])
+        else:
+            self.grads = []
+        if not self.compute_input_grad:
+            return None
+        dpatches = g @ self.kernel.reshape(-1, self.filters).T
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        rows, cols = self._rows, self._cols_geom
+        h, w = self._hw
+        c = self.kernel.shape[2]
+        n = self._batch
+        if self._pointwise:
+            if sh == sw == 1 and rows.out == h and cols.out == w:
+                dx = dpatches.reshape(n, h, w, c)
+            else:
+                dx = np.zeros((n, h, w, c), dtype=dpatches.dtype)
+                dx[:, :sh * (rows.out - 1) + 1:sh, :sw * (cols.out - 1) + 1:sw, :] = \
+                    dpatches.reshape(n, rows.out, cols.out, c)
+        else:
+            padded = (n, h + rows.before + rows.after, w + cols.before + cols.after, c)
+            dxp = _im2col.col2im(dpatches, padded, kh, kw, sh, sw, rows.out, cols.out)
+            dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
+        if self.data_format == "channels_first":
+            return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(dx)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
+                "activation": self.activation.name, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer.name,
+                "bias_initializer": self.bias_initializer.name}

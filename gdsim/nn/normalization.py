@@ -1,0 +1,150 @@
+"""BatchNormalization with the full backward pass through the batch statistics."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from gdsim import _validate
+from gdsim.nn import initializers as _initializers
+from gdsim.nn.base import Layer
+
+
+class BatchNormalization(Layer):
+    """``keras.layers.BatchNormalization`` (no renorm, no masks).
+
+    ``axis`` (batch axis counted, default -1) keeps its own ``gamma, beta, moving_mean,
+    moving_variance`` (each of shape ``(C,)``); statistics are taken over every other axis
+    (for NHWC conv outputs: batch, H, W). With ``m`` the number of values per channel:
+
+    - training (``training=True`` and ``trainable``): ``mu = mean(x)``, ``var = mean((x - mu)^2)``
+      (biased), and in the same call ``moving_mean <- momentum*moving_mean + (1-momentum)*mu``,
+      ``moving_variance <- momentum*moving_variance + (1-momentum)*var`` (biased var too);
+    - otherwise (inference, or ``trainable=False`` even in training): ``mu, var`` = the moving
+      statistics, nothing updated.
+
+    Output, in Keras's (JAX backend) float order: ``inv = gamma / sqrt(var + eps)``,
+    ``y = x*inv + (beta - mu*inv)``.
+
+    Backward (``g = dL/dy``, ``xhat = (x - mu)/sqrt(var + eps)``, sums over the non-channel
+    axes): ``dbeta = sum g``, ``dgamma = sum g*xhat``; training:
+    ``dx = gamma/sqrt(var + eps) * (g - dbeta/m - xhat*dgamma/m)`` (the gradient through
+    ``mu`` and ``var``); inference: ``dx = g*inv``.
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True,
+                 beta_initializer: str | _initializers.Initializer = "zeros",
+                 gamma_initializer: str | _initializers.Initializer = "ones",
+                 moving_mean_initializer: str | _initializers.Initializer = "zeros",
+                 moving_variance_initializer: str | _initializers.Initializer = "ones",
+                 input_shape: Sequence[int] | None = None, name: str | None = None,
+                 trainable: bool = True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.axis = _validate.integer("axis", axis)
+        self.momentum = _validate.in_range("momentum", momentum, 0.0, 1.0, high_open=False)
+        self.epsilon = _validate.positive("epsilon", epsilon)
+        self.center = _validate.boolean("center", center)
+        self.scale = _validate.boolean("scale", scale)
+        self.beta_initializer = _initializers.get(beta_initializer)
+        self.gamma_initializer = _initializers.get(gamma_initializer)
+        self.moving_mean_initializer = _initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = _initializers.get(moving_variance_initializer)
+        self._trainable_names = (("gamma",) if self.scale else ()) + (("beta",) if self.center else ())
+        self._non_trainable_names = ("moving_mean", "moving_variance")
+
+    def _channel_axis(self, rank: int) -> int:
+        """``axis`` as a positive index into ``(N, *input_shape)`` (rank counts the batch axis)."""
+        axis = self.axis + rank if self.axis < 0 else self.axis
+        if not 1 <= axis < rank:
+            raise ValueError(f"axis {self.axis} of BatchNormalization layer {self.name!r} is out of "
+                             f"range for inputs of rank {rank} (the batch axis 0 cannot be the "
+                             f"feature axis)")
+        return axis
+
+    def _build(self, input_shape, rng):
+        rank = len(input_shape) + 1
+        self._axis = self._channel_axis(rank)
+        channels = input_shape[self._axis - 1]
+        shape = (channels,)
+        if self.scale:
+            self.gamma = self.gamma_initializer(shape, self.dtype, rng)
+        if self.center:
+            self.beta = self.beta_initializer(shape, self.dtype, rng)
+        self.moving_mean = self.moving_mean_initializer(shape, self.dtype, rng)
+        self.moving_variance = self.moving_variance_initializer(shape, self.dtype, rng)
+        self._last_axis = self._axis == rank - 1
+
+    # -- layout: every computation runs on a (m, C) matrix with the channel last ------------
+    def _to_matrix(self, x: np.ndarray) -> np.ndarray:
+        if self._last_axis:
+            return x.reshape(-1, x.shape[-1])
+        return np.moveaxis(x, self._axis, -1).reshape(-1, x.shape[self._axis])
+
+    def _from_matrix(self, y2: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        if self._last_axis:
+            return y2.reshape(shape)
+        moved = shape[:self._axis] + shape[self._axis + 1:] + (shape[self._axis],)
+        return np.ascontiguousarray(np.moveaxis(y2.reshape(moved), -1, self._axis))
+
+    def _gamma(self) -> np.ndarray:
+        return self.gamma if self.scale else np.ones_like(self.moving_mean)
+
+    def _beta(self) -> np.ndarray:
+        return self.beta if self.center else np.zeros_like(self.moving_mean)
+
+    def forward(self, x, training=False):
+        x = self._check_input(x)
+        x2 = self._to_matrix(x)
+        dtype = self.dtype.type
+        batch_stats = bool(training) and self.trainable
+        if batch_stats:
+            m = x2.shape[0]
+            mean = x2.sum(axis=0) / dtype(m)
+            centered = x2 - mean
+            var = np.einsum("ij,ij->j", centered, centered) / dtype(m)
+            momentum = dtype(self.momentum)
+            self.moving_mean = self.moving_mean * momentum + mean * dtype(1.0 - self.momentum)
+            self.moving_variance = self.moving_variance * momentum + var * dtype(1.0 - self.momentum)
+        else:
+            mean, var = self.moving_mean, self.moving_variance
+        rstd = dtype(1.0) / np.sqrt(var + dtype(self.epsilon))
+        inv = rstd * self._gamma()
+        shift = self._beta() - mean * inv
+        y2 = x2 * inv
+        y2 += shift
+        self._cache = (x2, mean, rstd, batch_stats)
+        return self._from_matrix(y2, x.shape)
+
+    def backward(self, grad_output):
+        x2, mean, rstd, batch_stats = self._cache
+        g = self._to_matrix(np.asarray(grad_output))
+        dtype = self.dtype.type
+        gamma = self._gamma()
+        need_param_grads = self.trainable
+        need_dgamma = batch_stats or (need_param_grads and self.scale)
+        dbeta = g.sum(axis=0)
+        if need_dgamma:
+            xhat = x2 - mean
+            xhat *= rstd
+            dgamma = np.einsum("ij,ij->j", g, xhat)
+        if need_param_grads:
+            self.grads = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
+        else:
+            self.grads = []
+        if not self.compute_input_grad:
+            return None
+        if batch_stats:
+            m = dtype(x2.shape[0])
+            xhat *= dgamma / m
+            dx = g - xhat
+            dx -= dbeta / m
+            dx *= gamma * rstd
+        else:
+            dx = g * (gamma * rstd)
+        return self._from_matrix(dx, np.shape(grad_output))
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}

@@ -1,0 +1,119 @@
+"""MaxPooling2D with the gradient routed to the first maximum of each window (as Keras/JAX)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from gdsim.nn import im2col as _im2col
+from gdsim.nn.base import Layer, normalize_data_format
+from gdsim.nn.conv import pair, padding_mode
+
+
+class MaxPooling2D(Layer):
+    """``y[n, i, j, c] = max_{a<ph, b<pw} xpad[n, i*sh + a, j*sw + b, c]`` (``keras.layers.MaxPooling2D``).
+
+    Defaults as Keras: ``pool_size=(2, 2)``, ``strides=None`` (= ``pool_size``),
+    ``padding="valid"`` (odd sizes floor: 5x5 -> 2x2); ``"same"`` pads with ``-inf`` using
+    the convolution split (extra row/column at the bottom/right).
+
+    Backward: each output's gradient goes to the element that attained the maximum; when
+    several tie, to the *first* in row-major window order. This is what Keras on JAX does
+    (measured: window [[1, 2], [2, 1]] sends the gradient to the top-right 2; an all-zero
+    window to its top-left) and it matters here because ReLU -> BatchNorm maps every dead
+    unit of a channel to the same value, so ties are common in the gdsim CNN.
+    Overlapping windows (``strides < pool_size``) add their contributions.
+
+    Computation: a running max over the ``ph*pw`` window offsets, each a strided view of the
+    (padded) input, remembering the winning offset in a uint8 array for backward.
+    """
+
+    def __init__(self, pool_size: int | Sequence[int] = (2, 2), strides: int | Sequence[int] | None = None,
+                 padding: str = "valid", data_format: str | None = None,
+                 input_shape: Sequence[int] | None = None, name: str | None = None,
+                 trainable: bool = True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.pool_size = pair("pool_size", pool_size)
+        if self.pool_size[0] * self.pool_size[1] > 255:
+            raise ValueError(f"pool_size {self.pool_size} is too large (at most 255 elements per window)")
+        self.strides = self.pool_size if strides is None else pair("strides", strides)
+        self.padding = padding_mode(padding)
+        self.data_format = normalize_data_format(data_format)
+        self._argmax: np.ndarray | None = None
+
+    def _hwc(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"MaxPooling2D layer {self.name!r} needs inputs of rank 4 (batch + 3 "
+                             f"axes), got input_shape {input_shape} (batch axis excluded)")
+        if self.data_format == "channels_first":
+            c, h, w = input_shape
+        else:
+            h, w, c = input_shape
+        return h, w, c
+
+    def _geometry(self, h, w):
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        return (_im2col.axis_geometry(h, ph, sh, self.padding),
+                _im2col.axis_geometry(w, pw, sw, self.padding))
+
+    def compute_output_shape(self, input_shape):
+        h, w, c = self._hwc(tuple(input_shape))
+        rows, cols = self._geometry(h, w)
+        return (c, rows.out, cols.out) if self.data_format == "channels_first" else (rows.out, cols.out, c)
+
+    def _build(self, input_shape, rng):
+        h, w, c = self._hwc(input_shape)
+        self._hw = (h, w, c)
+        self._rows, self._cols = self._geometry(h, w)
+
+    def _offset_slices(self):
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        row_end, col_end = sh * (self._rows.out - 1) + 1, sw * (self._cols.out - 1) + 1
+        for a in range(ph):
+            for b in range(pw):
+                yield (slice(None), slice(a, a + row_end, sh), slice(b, b + col_end, sw), slice(None))
+
+    def forward(self, x, training=False):
+        x = self._check_input(x)
+        nhwc = x.transpose(0, 2, 3, 1) if self.data_format == "channels_first" else x
+        xp = _im2col.pad_nhwc(nhwc, self._rows, self._cols, -np.inf)
+        slices = list(self._offset_slices())
+        best = np.array(xp[slices[0]], order="C")
+        argmax = np.zeros(best.shape, dtype=np.uint8)
+        for k, index in enumerate(slices[1:], start=1):
+            candidate = xp[index]
+            better = candidate > best  # strict: a tie keeps the earlier (first) element
+            np.copyto(best, candidate, where=better)
+            argmax[better] = k
+        self._argmax = argmax
+        self._batch = x.shape[0]
+        if self.data_format == "channels_first":
+            return np.ascontiguousarray(best.transpose(0, 3, 1, 2))
+        return best
+
+    def backward(self, grad_output):
+        self.grads = []
+        g = np.asarray(grad_output)
+        if self.data_format == "channels_first":
+            g = g.transpose(0, 2, 3, 1)
+        h, w, c = self._hw
+        rows, cols = self._rows, self._cols
+        padded = (self._batch, h + rows.before + rows.after, w + cols.before + cols.after, c)
+        dxp = np.zeros(padded, dtype=g.dtype)
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        overlapping = sh < ph or sw < pw
+        for k, index in enumerate(self._offset_slices()):
+            chosen = self._argmax == k
+            if overlapping:
+                dxp[index] += np.where(chosen, g, 0)
+            else:
+                np.copyto(dxp[index], g, where=chosen)
+        dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
+        if self.data_format == "channels_first":
+            return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(dx)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format}
