@@ -46,6 +46,13 @@ def _truncated_normal(rng: np.random.Generator, std: float, shape: tuple[int, ..
     return values * std
 
 
+def _generator(rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator for a random initializer, got "
+                        f"{type(rng).__name__}")
+    return rng
+
+
 class Initializer:
     """Base class: ``__call__(shape, dtype, rng)`` returns a new array of ``shape`` in ``dtype``."""
 
@@ -108,7 +115,7 @@ class RandomUniform(Initializer):
 
     def __call__(self, shape, dtype, rng):
         dtype = _validate.float_dtype("dtype", dtype)
-        return rng.uniform(self.minval, self.maxval, tuple(shape)).astype(dtype)
+        return _generator(rng).uniform(self.minval, self.maxval, tuple(shape)).astype(dtype)
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval}
@@ -125,7 +132,7 @@ class RandomNormal(Initializer):
 
     def __call__(self, shape, dtype, rng):
         dtype = _validate.float_dtype("dtype", dtype)
-        return (self.mean + self.stddev * rng.standard_normal(tuple(shape))).astype(dtype)
+        return (self.mean + self.stddev * _generator(rng).standard_normal(tuple(shape))).astype(dtype)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev}
@@ -162,6 +169,7 @@ class VarianceScaling(Initializer):
     def __call__(self, shape, dtype, rng):
         dtype = _validate.float_dtype("dtype", dtype)
         shape = tuple(shape)
+        rng = _generator(rng)
         spread = self.limit_or_std(shape)
         if self.distribution == "uniform":
             values = rng.uniform(-spread, spread, shape)
