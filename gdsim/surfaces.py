@@ -218,6 +218,22 @@ class Surface:
         self._minima = minima[order]
         self._global_mask = is_global[order]
 
+    def _set_saddles(self, candidates: Sequence[Sequence[float]]) -> None:
+        """Polish candidate saddle points by plain Newton; keep those verified indefinite."""
+        found = []
+        for start in candidates:
+            x = np.asarray(start, dtype=np.float64)
+            for _ in range(50):
+                step = np.linalg.solve(self.hessian(x), self.grad(x))
+                x = x - step
+                if np.max(np.abs(step)) <= 1e-15 * max(1.0, float(np.max(np.abs(x)))):
+                    break
+            eigenvalues = np.linalg.eigvalsh(self.hessian(x))
+            scale = max(1.0, float(np.max(np.abs(eigenvalues))))
+            if np.max(np.abs(self.grad(x))) <= 1e-9 * scale and eigenvalues[0] < 0 < eigenvalues[-1]:
+                found.append(x)
+        self._saddle_points = np.array(found).reshape(-1, self.dim)
+
     def _set_box(self, lo: Sequence[float], hi: Sequence[float], margin: float = 0.5) -> None:
         """The given box, widened if needed so every known minimum lies ``margin`` inside it."""
         lo = np.asarray(lo, dtype=np.float64)
@@ -439,8 +455,9 @@ class Beale(Surface):
 
     ``f(x, y) = (1.5 - x + x y)^2 + (2.25 - x + x y^2)^2 + (2.625 - x + x y^3)^2``.
 
-    Minimum: ``(3, 0.5)`` with value 0 (the only local minimum; there is a flat
-    plateau with a saddle at ``(0, 1)``, value 14.203125). Box ``[-4.5, 4.5]^2``.
+    Minimum: ``(3, 0.5)`` with value 0, the only local minimum. Saddles at ``(0, 1)``
+    (value 14.203125, on the flat plateau ``x = 0``) and ``(0.1005379, -2.6445136)``.
+    Box ``[-4.5, 4.5]^2``.
 
     Lecture use: sharp corners and huge flat regions in one frame, so gradient
     magnitudes vary by orders of magnitude: plain GD needs a tiny learning rate to
@@ -453,7 +470,7 @@ class Beale(Surface):
 
     def __init__(self) -> None:
         super().__init__(2, {})
-        self._saddle_points = np.array([[0.0, 1.0]])
+        self._set_saddles([[0.0, 1.0], [0.1005379, -2.6445136]])
         self._set_minima([[3.0, 0.5]])
         self._set_box([-4.5, -4.5], [4.5, 4.5])
 
@@ -496,7 +513,8 @@ class Himmelblau(Surface):
 
     Four global minima, all with value 0: ``(3, 2)`` exactly and, polished by Newton,
     ``(-2.805118, 3.131313)``, ``(-3.779310, -3.283186)``, ``(3.584428, -1.848126)``.
-    Local maximum near ``(-0.270845, -0.923039)``. Box ``[-5, 5]^2``.
+    Four saddles between them (``saddle_points``, lowest ``(3.385154, 0.073852)`` with
+    value 13.31), local maximum near ``(-0.270845, -0.923039)``. Box ``[-5, 5]^2``.
 
     Lecture use: which minimum you reach depends only on where you start (basins of
     attraction); colour a grid of starts by ``nearest_minimum`` of the end point.
@@ -508,6 +526,8 @@ class Himmelblau(Surface):
         super().__init__(2, {})
         self._set_minima([[3.0, 2.0], [-2.805118, 3.131312], [-3.779310, -3.283186],
                           [3.584428, -1.848126]])
+        self._set_saddles([[3.3851542, 0.0738519], [0.0866775, 2.8842547],
+                           [-3.0730258, -0.081353], [-0.1279613, -1.953715]])
         self._set_box([-5.0, -5.0], [5.0, 5.0])
 
     def _value(self, x):
@@ -691,7 +711,8 @@ class SixHumpCamel(Surface):
 
     Six local minima (Newton-polished): two global ``(0.0898, -0.7126)`` and
     ``(-0.0898, 0.7126)`` with value -1.0316285, then ``(+-1.7036, -+0.7961)`` with
-    value -0.2154638 and ``(+-1.6071, +-0.5687)`` with value 2.1042503.
+    value -0.2154638 and ``(+-1.6071, +-0.5687)`` with value 2.1042503. Seven saddles
+    (``saddle_points``), one at the origin between the two global minima (value 0).
     Box ``[-3, 3] x [-2, 2]``.
 
     Lecture use: a small landscape with minima of three different depths, for basins
@@ -704,6 +725,9 @@ class SixHumpCamel(Surface):
         super().__init__(2, {})
         self._set_minima([[0.0898, -0.7126], [-0.0898, 0.7126], [-1.7036, 0.7961],
                           [1.7036, -0.7961], [-1.6071, -0.5687], [1.6071, 0.5687]])
+        self._set_saddles([[0.0, 0.0], [1.1092053, -0.7682681], [-1.1092053, 0.7682681],
+                           [1.2960703, 0.6050844], [-1.2960703, -0.6050844],
+                           [1.638068, 0.2286741], [-1.638068, -0.2286741]])
         self._set_box([-3.0, -2.0], [3.0, 2.0])
 
     def _value(self, x):

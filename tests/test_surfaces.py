@@ -161,8 +161,16 @@ def test_rosenbrock_local_minimum_in_4d_matches_the_literature():
 @pytest.mark.parametrize("surface", SURFACES, ids=IDS)
 def test_saddle_points_are_critical_and_indefinite_or_maxima(surface):
     for point in surface.saddle_points:
-        assert np.abs(surface.grad(point)).max() <= 1e-12
+        assert np.abs(surface.grad(point)).max() <= 1e-9
         assert np.linalg.eigvalsh(surface.hessian(point))[0] < 0
+    lo, hi = surface.box
+    assert np.all(surface.saddle_points > lo) and np.all(surface.saddle_points < hi)
+
+
+@pytest.mark.parametrize("name, count", [("beale", 2), ("himmelblau", 4), ("six_hump_camel", 7),
+                                         ("saddle", 1), ("double_well", 1), ("rosenbrock", 0)])
+def test_number_of_known_saddles(name, count):
+    assert surfaces.get(name).saddle_points.shape == (count, surfaces.get(name).dim)
 
 
 # ----- double well ------------------------------------------------------------------------
