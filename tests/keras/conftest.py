@@ -35,9 +35,8 @@ def keras():
 
 @pytest.fixture()
 def keras_float64(keras):
-    """Keras with float64 variables *and* layer compute dtype, restored afterwards."""
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield keras
-    keras.config.set_floatx("float32")
-    keras.config.set_dtype_policy("float32")
+    """Keras computing in float64 (JAX x64 on), restored to float32 afterwards."""
+    from tests.keras.helpers import keras_dtype
+
+    with keras_dtype(keras, "float64"):
+        yield keras
