@@ -1,0 +1,88 @@
+"""Files are written atomically or not at all; .npz files are read without pickle.
+
+A lecturer regenerating figures the night before class must never find a half-written PNG
+or a truncated checkpoint: every writer here writes a temporary file in the target's own
+directory, flushes and fsyncs it, then ``os.replace``-s it over the target (atomic on POSIX).
+If anything fails, the temporary file is removed and the old target is left untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+from typing import IO, Any, Callable, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file next to ``path``; on a clean exit it replaces ``path``."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO], Any], mode: str = "wb") -> None:
+    """Call ``write(handle)`` on a temporary file that then atomically becomes ``path``."""
+    with atomic_open(path, mode) as handle:
+        write(handle)
+
+
+def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as an .npz file atomically. Object arrays are refused (no pickle)."""
+    for name, value in arrays.items():
+        if np.asarray(value).dtype == object:
+            raise TypeError(f"array {name!r} has dtype object; .npz files here never pickle")
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All arrays of an .npz file, read with ``allow_pickle=False``.
+
+    A truncated, corrupt or non-.npz file raises ``ValueError`` naming the path; the file is
+    only read, never modified.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"cannot read {path!r}: truncated, corrupt or not an .npz file "
+                         f"({exc})") from None
+
+
+def save_json(path: str | os.PathLike, payload: Any) -> None:
+    """Write ``payload`` as JSON atomically (no NaN/inf literals: they are not JSON)."""
+    text = json.dumps(payload, indent=1, allow_nan=False) + "\n"
+    atomic_write(path, lambda handle: handle.write(text), mode="w")
+
+
+def save_figure(figure: Any, path: str | os.PathLike, **savefig_kwargs: Any) -> None:
+    """``figure.savefig`` atomically, with metadata fixed so the same figure gives the same
+    bytes (no creation date or software version in PNG/SVG/PDF)."""
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+                "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}.get(fmt, {})
+    atomic_write(path, lambda handle: figure.savefig(handle, format=fmt, metadata=metadata,
+                                                     **savefig_kwargs))
