@@ -1,0 +1,194 @@
+"""Numbers that explain a trajectory: curvature, stability thresholds, contraction rates.
+
+Gradient descent on a quadratic with Hessian eigenvalues ``lambda_i`` multiplies the error
+along eigen-direction i by ``1 - lr*lambda_i`` per step, so it converges iff
+``lr < critical_lr = 2 / lambda_max`` and, above it, the loss grows by ``(1 - lr*lambda_max)^2``
+per step -- the seed question's "loss increases every epoch". Heavy-ball momentum replaces
+the scalar factor by a 2x2 iteration matrix per direction; Polyak's choice of (lr, beta)
+makes its spectral radius ``(sqrt(kappa) - 1)/(sqrt(kappa) + 1)`` instead of GD's best
+``(kappa - 1)/(kappa + 1)``.
+
+Everything broadcasts over arrays of learning rates, momenta and eigenvalues (no loops).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gdsim import _validate
+
+__all__ = ["hessian_eigenvalues", "critical_lr", "gd_growth_factors", "gd_optimal",
+           "heavy_ball_iteration_matrix", "heavy_ball_spectral_radius", "polyak_optimal",
+           "regression_hessian", "regression_stability", "max_converging_n", "convergence_rate",
+           "escape_fraction"]
+
+
+def _positive_array(name: str, value: Any) -> np.ndarray:
+    arr = _validate.array(name, value, dtype=np.float64)
+    if np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0, got minimum {arr.min()}")
+    return arr
+
+
+def _scalar_or_array(value: np.ndarray) -> Any:
+    return value[()] if value.ndim == 0 else value
+
+
+def hessian_eigenvalues(problem: Any, x: Any) -> np.ndarray:
+    """Eigenvalues of ``problem.hessian(x)``, ascending: points (..., d) -> (..., d)."""
+    h = np.asarray(problem.hessian(x), dtype=np.float64)
+    return np.linalg.eigvalsh(h)
+
+
+def critical_lr(lambda_max: Any) -> Any:
+    """``2 / lambda_max``: gradient descent converges on a quadratic iff ``lr`` is below it."""
+    return _scalar_or_array(2.0 / _positive_array("lambda_max", lambda_max))
+
+
+def gd_growth_factors(lr: Any, eigenvalues: Any) -> Any:
+    """``|1 - lr*lambda|``: the per-step factor of the error along each eigen-direction
+    (broadcast of ``lr`` against ``eigenvalues``); > 1 means that direction diverges."""
+    lr = _positive_array("lr", lr)
+    lam = _validate.array("eigenvalues", eigenvalues, dtype=np.float64)
+    return _scalar_or_array(np.abs(1.0 - lr * lam))
+
+
+def gd_optimal(mu: Any, L: Any) -> tuple[Any, Any]:
+    """GD's best constant step on a quadratic with eigenvalues in [mu, L]:
+    ``lr = 2/(L + mu)``, contraction ``(kappa - 1)/(kappa + 1)`` with ``kappa = L/mu``."""
+    mu, L = _check_mu_L(mu, L)
+    return _scalar_or_array(2.0 / (L + mu)), _scalar_or_array((L - mu) / (L + mu))
+
+
+def _check_mu_L(mu: Any, L: Any) -> tuple[np.ndarray, np.ndarray]:
+    mu = _positive_array("mu", mu)
+    L = _positive_array("L", L)
+    if np.any(L < mu):
+        raise ValueError(f"L must be >= mu, got L={L} and mu={mu}")
+    return mu, L
+
+
+def heavy_ball_iteration_matrix(lr: Any, beta: Any, lam: Any) -> np.ndarray:
+    r"""The 2x2 matrix of heavy ball on ``f = lam/2 x^2``: ``(x_{k+1}, x_k) = M (x_k, x_{k-1})``,
+    ``M = [[1 + beta - lr*lam, -beta], [1, 0]]``; broadcast shapes + (2, 2).
+
+    Keras's ``SGD(momentum=beta)`` (``v <- beta*v - lr*g; w <- w + v``) is this recurrence."""
+    lr = _validate.array("lr", lr, dtype=np.float64)
+    beta = _validate.array("beta", beta, dtype=np.float64)
+    lam = _validate.array("lam", lam, dtype=np.float64)
+    lr, beta, lam = np.broadcast_arrays(lr, beta, lam)
+    out = np.zeros(lr.shape + (2, 2))
+    out[..., 0, 0] = 1 + beta - lr * lam
+    out[..., 0, 1] = -beta
+    out[..., 1, 0] = 1
+    return out
+
+
+def heavy_ball_spectral_radius(lr: Any, beta: Any, lam: Any) -> Any:
+    """Spectral radius of :func:`heavy_ball_iteration_matrix`: the largest ``|z|`` with
+    ``z^2 - (1 + beta - lr*lam) z + beta = 0`` (``sqrt(beta)`` when the roots are complex).
+    Below 1 the iteration converges; its value is the asymptotic rate per step."""
+    lr = _validate.array("lr", lr, dtype=np.float64)
+    beta = _validate.array("beta", beta, dtype=np.float64)
+    lam = _validate.array("lam", lam, dtype=np.float64)
+    a = 1 + beta - lr * lam
+    disc = a * a - 4 * beta
+    root = np.sqrt(np.abs(disc))
+    real = np.maximum(np.abs(a + root), np.abs(a - root)) / 2
+    return _scalar_or_array(np.where(disc >= 0, real, np.sqrt(np.abs(beta))))
+
+
+def polyak_optimal(mu: Any, L: Any) -> tuple[Any, Any]:
+    """Polyak's heavy-ball parameters for eigenvalues in [mu, L]:
+    ``lr = 4/(sqrt(L) + sqrt(mu))^2``, ``beta = ((sqrt(L) - sqrt(mu))/(sqrt(L) + sqrt(mu)))^2``;
+    the rate is then ``(sqrt(kappa) - 1)/(sqrt(kappa) + 1)``."""
+    mu, L = _check_mu_L(mu, L)
+    s, t = np.sqrt(L), np.sqrt(mu)
+    return _scalar_or_array(4.0 / (s + t) ** 2), _scalar_or_array(((s - t) / (s + t)) ** 2)
+
+
+def regression_hessian(xs: Any) -> np.ndarray:
+    """Hessian of ``mean((w*x + b - y)^2)`` in ``(w, b)``: ``2*[[mean x^2, mean x], [mean x, 1]]``."""
+    xs = _validate.array("xs", xs, dtype=np.float64, ndim=1)
+    m1, m2 = xs.mean(), np.mean(xs * xs)
+    return 2 * np.array([[m2, m1], [m1, 1.0]])
+
+
+def _eig2(h: np.ndarray) -> tuple[float, float]:
+    a, b, c = h[0, 0], h[0, 1], h[1, 1]
+    mid, rad = (a + c) / 2, np.hypot((a - c) / 2, b)
+    # lambda_min via the determinant: no cancellation when it is tiny
+    return float(mid + rad), float((a * c - b * b) / (mid + rad))
+
+
+def regression_stability(xs: Any, lr: Any) -> dict[str, Any]:
+    """Why full-batch GD on 1-D least squares diverges (seed question 001).
+
+    Returns ``lambda_max``, ``lambda_min`` (of :func:`regression_hessian`), ``critical_lr`` =
+    2/lambda_max, ``loss_ratio`` = ``(1 - lr*lambda_max)^2`` (asymptotic loss factor per
+    step: > 1 means the loss grows every epoch) and ``converges`` (``|1 - lr*lambda_max| < 1``).
+    ``lr`` may be an array; ``loss_ratio`` and ``converges`` then have its shape.
+    Seed: xs = 1..20, lr = 0.01 -> lambda_max = 288.54, critical_lr = 0.00693, loss_ratio 3.5548.
+    """
+    lam_max, lam_min = _eig2(regression_hessian(xs))
+    lr = _positive_array("lr", lr)
+    factor = 1 - lr * lam_max
+    return {"lambda_max": lam_max, "lambda_min": lam_min, "critical_lr": 2 / lam_max,
+            "loss_ratio": float(factor * factor) if lr.ndim == 0 else factor * factor,
+            "converges": bool(np.abs(factor) < 1) if lr.ndim == 0 else np.abs(factor) < 1}
+
+
+def max_converging_n(lr: Any, n_max: int = 10_000) -> int:
+    """Largest n such that full-batch GD at ``lr`` converges on xs = 1..n (and on every
+    smaller n); 0 if even n = 1 diverges. ``n_max`` bounds the search (returned if all
+    converge). lambda_max grows like 2n^2/3, so the answer shrinks like sqrt(3/lr)."""
+    lr = _validate.positive("lr", lr)
+    n_max = _validate.integer("n_max", n_max, minimum=1)
+    n = np.arange(1, n_max + 1, dtype=np.float64)
+    m1 = (n + 1) / 2                       # mean of 1..n
+    m2 = (n + 1) * (2 * n + 1) / 6         # mean of squares of 1..n
+    a, b, c = 2 * m2, 2 * m1, 2.0
+    lam_max = (a + c) / 2 + np.hypot((a - c) / 2, b)
+    converges = np.abs(1 - lr * lam_max) < 1
+    if converges.all():
+        return n_max
+    return int(np.argmin(converges))  # index of the first failure = number of converging n
+
+
+def convergence_rate(values: Any, start: int, stop: int) -> Any:
+    """Geometric rate per step between two indices: ``(|v[stop]| / |v[start]|)^(1/(stop-start))``
+    along the first axis (e.g. error norms of a trajectory); (...) for values (T, ...)."""
+    v = np.abs(_validate.array("values", values, dtype=np.float64, require_finite=False))
+    start = _validate.integer("start", start, minimum=0)
+    stop = _validate.integer("stop", stop, minimum=start + 1)
+    if stop >= v.shape[0]:
+        raise ValueError(f"stop must be < len(values) = {v.shape[0]}, got {stop}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _scalar_or_array((v[stop] / v[start]) ** (1.0 / (stop - start)))
+
+
+def escape_fraction(final_points: Any, minima: Any, start_index: int = 0, axis: Any = None) -> Any:
+    """Fraction of runs that left the basin they started in: runs whose final point is nearest
+    (Euclidean) to a minimum other than ``minima[start_index]``, or not finite (diverged).
+
+    final_points (*runs, d), minima (k, d); ``axis`` (None = all runs) selects the runs axes
+    averaged over, so a (noise scale x lr) grid with ``axis=-1`` over seeds gives a map."""
+    x = _validate.array("final_points", final_points, dtype=np.float64, require_finite=False)
+    m = _validate.array("minima", minima, dtype=np.float64, ndim=2)
+    if m.shape[1] != x.shape[-1]:
+        raise ValueError(f"minima must have shape (k, {x.shape[-1]}), got {m.shape}")
+    start_index = _validate.integer("start_index", start_index, minimum=0)
+    if start_index >= m.shape[0]:
+        raise ValueError(f"start_index must be < {m.shape[0]}, got {start_index}")
+    best = np.full(x.shape[:-1], -1)
+    best_d = np.full(x.shape[:-1], np.inf)
+    for i, point in enumerate(m):
+        diff = x - point
+        d = np.sum(diff * diff, axis=-1)
+        closer = d < best_d
+        best = np.where(closer, i, best)
+        best_d = np.where(closer, d, best_d)
+    left = best != start_index
+    return _scalar_or_array(np.mean(left, axis=axis))
