@@ -3,6 +3,7 @@
     gdsim reproduce [--json]            the seed question's runs beside its printed numbers
     gdsim regression [options]          any variant of the xs/ys run, Keras-style output
     gdsim analyze regression [options]  Hessian, critical learning rate, predicted loss ratio
+    gdsim figures [--out DIR] [--only NAME] [--quick] [--list]   the lecture figures
 
 Bad flags or values print one line naming the problem and exit with status 2.
 """
@@ -108,6 +109,21 @@ def cmd_analyze_regression(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- figures
+def cmd_figures(args: argparse.Namespace) -> int:
+    from gdsim import figures
+
+    if args.list:
+        for name in figures.names():
+            print(f"{name:28s} {figures.describe(name)}")
+        return 0
+    only = None if args.only is None else [_validate.choice("--only", name, figures.names())
+                                           for name in args.only]
+    for path in figures.make_all(args.out, only=only, quick=args.quick):
+        print(f"wrote {path}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gdsim", description="Optimizer simulator for teaching, cross-checked "
@@ -150,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_regression.add_argument("--lr", type=float, default=0.01)
     analyze_regression.add_argument("--json", action="store_true")
     analyze_regression.set_defaults(handler=cmd_analyze_regression)
+    figures = commands.add_parser("figures", help="regenerate the lecture figures")
+    figures.add_argument("--out", default="figures", help="output directory (default figures/)")
+    figures.add_argument("--only", action="append", metavar="NAME",
+                         help="only this figure (repeatable); see --list")
+    figures.add_argument("--quick", action="store_true", help="reduced, seconds-long versions")
+    figures.add_argument("--list", action="store_true", help="name the figures and stop")
+    figures.set_defaults(handler=cmd_figures)
     return parser
 
 

@@ -24,6 +24,7 @@ and summarised by one ``DivergenceWarning`` per ``fit``.
 from __future__ import annotations
 
 import math
+import os
 import re
 import warnings
 from typing import Any, Iterable, Sequence
@@ -33,6 +34,7 @@ import numpy as np
 from gdsim import _validate
 from gdsim import optim
 from gdsim.nn import losses as losses_module
+from gdsim.nn import checkpoint as checkpoint_module
 from gdsim.nn import metrics as metrics_module
 from gdsim.nn.callbacks import Callback, History
 from gdsim.nn.layers import Layer
@@ -255,6 +257,7 @@ class Sequential:
             verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
             validation_split: float = 0.0, validation_data: tuple | None = None,
             shuffle: bool | str = True, initial_epoch: int = 0, seed: int | None = None,
+            checkpoint: str | os.PathLike | None = None, resume: bool = False,
             stream=None) -> History:
         """Train for ``epochs`` epochs; returns a History whose ``history["loss"]`` is Keras's.
 
@@ -264,6 +267,11 @@ class Sequential:
             one permutation consumed by Keras's build of a fresh model, then one per epoch —
             pair it with ``keras.utils.set_random_seed(seed)`` on the Keras side).
         validation_split: the LAST fraction of (x, y), taken before shuffling, as Keras does.
+        checkpoint: a path; after every epoch the full training state (weights, optimizer
+            state, every random stream, history, epoch) is written there atomically.
+        resume: with ``checkpoint``, continue from that file if it exists. The resumed run's
+            weights and history are bit-identical to an uninterrupted run's.
+        stream: where progress lines go (default: standard output).
         """
         self._require_compiled("fit")
         x, y = self._prepare_xy(x, y)
@@ -305,6 +313,10 @@ class Sequential:
         self.stop_training = False
         for callback in callback_list:
             callback.on_train_begin()
+        if resume and checkpoint is None:
+            raise ValueError("resume=True needs checkpoint=PATH")
+        if resume and os.path.exists(checkpoint):
+            initial_epoch = checkpoint_module.load(checkpoint, self, order, history)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for epoch in range(initial_epoch, epochs):
                 if verbose:
@@ -318,10 +330,12 @@ class Sequential:
                     bar.update(order.steps, logs, final=True)
                 for callback in callback_list:
                     callback.on_epoch_end(epoch, logs)
+                if checkpoint is not None:
+                    checkpoint_module.save(checkpoint, self, order, history, epoch + 1)
                 if self.stop_training:
                     break
         for callback in callback_list:
-            callback.on_train_end(logs if epochs > initial_epoch else {})
+            callback.on_train_end(history.history and {k: v[-1] for k, v in history.history.items()})
         self._warn_divergence(history)
         return history
 
