@@ -7,7 +7,8 @@
   (``gdsim.problems``): Keras-style per-epoch reshuffling with the last partial batch kept,
   sequential batches (``shuffle=False``), or sampling with replacement.
 
-Oracles hold configuration only. Their randomness comes from one ``numpy.random.Generator``
+Oracles hold configuration (``start`` binds one to the runs shape of the simulation about to
+run, so use one oracle object for one simulation at a time). Their randomness comes from one ``numpy.random.Generator``
 *per run*, handed in by the simulator, so the random numbers of run ``r`` depend on run
 ``r``'s seed alone: a run gives the same bits alone or inside a batch of 10,000.
 

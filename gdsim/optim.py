@@ -29,6 +29,11 @@ trailing singleton axes were appended, so ``SGD(learning_rate=np.geomspace(1e-4,
 advances params of shape ``(1000, d)`` -- 1,000 learning rates in one call, each run's
 arithmetic identical to running it alone. The norms used by ``clipnorm``/``global_clipnorm``
 are then taken per run (over the axes after the ``run_ndim`` leading ones).
+
+**Friendlier than Keras where it costs nothing:** Python ints are accepted for every
+hyper-parameter (Keras raises for ``SGD(momentum=0)`` and ``learning_rate=1``). Not supported:
+``use_ema``, ``gradient_accumulation_steps``, ``loss_scale_factor`` and
+``exclude_from_weight_decay`` (weight decay applies to every parameter).
 """
 
 from __future__ import annotations
@@ -255,7 +260,10 @@ class Optimizer:
         return cls(**config)
 
     def __repr__(self) -> str:
-        defaults = type(self)().get_config() if type(self) is not Optimizer else {}
+        try:
+            defaults = type(self)().get_config()
+        except TypeError:  # a subclass without defaults: show everything
+            defaults = {}
         parts = []
         for key, value in self.get_config().items():
             if key in ("learning_rate",) or not _same(value, defaults.get(key, object())):
@@ -283,7 +291,11 @@ class Optimizer:
         if not callable(lr):
             return lr
         evaluate = getattr(lr, "evaluate", None)
-        value = evaluate(iterations, dtype=dtype) if evaluate is not None else lr(iterations)
+        if evaluate is not None:
+            dtype = np.dtype(dtype)
+            value = evaluate(iterations, dtype=dtype if dtype in (np.float32, np.float64) else np.float32)
+        else:
+            value = lr(iterations)
         value = np.asarray(value)
         return value[()] if value.ndim == 0 else value
 

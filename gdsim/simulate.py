@@ -171,6 +171,8 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         seed: int >= 0 (or SeedSequence); each run's generator is spawned from it by run id.
         dtype: "float64" (default) or "float32" (Keras's float32 arithmetic).
         record: "all" (every step), "final", or an int k (every k steps, plus the last).
+            Memory: (recorded steps) x N x d numbers, e.g. 160 MB for "all" with 10,000
+            2-D runs of 1,000 float64 steps; use "final" or k for big sweeps.
         run_ids: (*runs,) ints seeding each run (default ``arange(N).reshape(runs)``).
         checkpoint, checkpoint_every: write the state to this .npz every N steps and at the end.
         resume: continue from a checkpoint written by an identical call.
@@ -212,7 +214,8 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     rngs = run_generators(root, ids) if oracle.uses_rng else []
     carry = oracle.start(problem, runs, problem.dim, dtype)
     fingerprint = _fingerprint(problem, optimizer, oracle, runs=runs, dtype=str(dtype), steps=steps,
-                               record=recorded, ids=ids, entropy=root.entropy, spawn=tuple(root.spawn_key))
+                               record=recorded, ids=ids, entropy=root.entropy, spawn=tuple(root.spawn_key),
+                               x0=x)
 
     K = recorded.size
     traj_params = np.full((K,) + runs + (problem.dim,), np.nan, dtype=dtype)
