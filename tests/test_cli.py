@@ -1,0 +1,95 @@
+"""The gdsim command: JSON shapes, Keras-like output, one-line errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gdsim import cli
+
+
+def run_cli(capsys, *argv):
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_analyze_regression_json_explains_the_seed(capsys):
+    status, out, _ = run_cli(capsys, "analyze", "regression", "--n", "20", "--lr", "0.01", "--json")
+    report = json.loads(out)
+    assert status == 0
+    assert set(report) >= {"lambda_max", "lambda_min", "critical_lr", "loss_ratio", "converges",
+                           "max_converging_n"}
+    # (1 - 0.01 * 288.539)^2 = 3.55470; the seed printed 13164500484096 / 3703408164864 = 3.55470
+    assert report["loss_ratio"] == pytest.approx(3.55470, abs=1e-5)
+    assert report["critical_lr"] == pytest.approx(2 / report["lambda_max"])
+    assert report["converges"] is False and report["max_converging_n"] == 16
+
+
+def test_analyze_regression_human_output(capsys):
+    status, out, _ = run_cli(capsys, "analyze", "regression", "--n", "10")
+    assert status == 0 and "converges: yes" in out and "critical learning rate" in out
+
+
+def test_regression_json_has_every_key_and_spells_out_nan(capsys):
+    status, out, _ = run_cli(capsys, "regression", "--epochs", "140", "--json")
+    result = json.loads(out)
+    assert status == 0
+    assert set(result) == {"loss", "kernel", "bias", "predict", "first_inf_epoch", "first_nan_epoch"}
+    assert len(result["loss"]) == 140
+    assert result["loss"][0] == pytest.approx(450.9794, abs=1e-4)
+    assert result["loss"][63] == "inf" and result["loss"][133] == "nan"
+    assert (result["first_inf_epoch"], result["first_nan_epoch"]) == (64, 134)
+
+
+def test_regression_adam_prints_keras_like_progress(capsys):
+    status, out, _ = run_cli(capsys, "regression", "--optimizer", "adam", "--epochs", "3",
+                             "--init-kernel", "0.457395")
+    assert status == 0
+    assert "Epoch 3/3" in out and "1/1 [==============================]" in out
+    assert "predict([25.0]) = [[" in out
+
+
+def test_regression_float64_and_minibatches(capsys):
+    status, out, _ = run_cli(capsys, "regression", "--lr", "0.0001", "--batch-size", "4",
+                             "--epochs", "5", "--dtype", "float64", "--no-shuffle", "--json")
+    losses = json.loads(out)["loss"]
+    assert status == 0 and losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["regression", "--lr", "-0.1"], "learning_rate must be > 0"),
+    (["regression", "--n", "0"], "n must be >= 1"),
+    (["regression", "--optimizer", "adamw"], "unknown --optimizer 'adamw'"),
+    (["regression", "--optimizer", "sgd", "--beta1", "0.5"], "--beta1 does not apply"),
+    (["regression", "--dtype", "float16"], "dtype must be 'float32' or 'float64'"),
+    (["regression", "--epochs", "-3"], "epochs must be >= 0"),
+    (["analyze", "regression", "--lr", "0"], "--lr must be > 0"),
+])
+def test_bad_values_print_one_line_and_exit_2(capsys, argv, message):
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unknown_flag_exits_2_with_one_line():
+    process = subprocess.run([sys.executable, "-m", "gdsim.cli", "regression", "--lr"],
+                             capture_output=True, text=True)
+    assert process.returncode == 2
+    assert process.stderr.count("\n") == 1 and "expected one argument" in process.stderr
+
+
+def test_reproduce_json_rows(capsys):
+    status, out, _ = run_cli(capsys, "reproduce", "--json")
+    rows = json.loads(out)
+    assert status == 0
+    assert all(set(row) >= {"scenario", "quantity", "seed_value", "gdsim_value", "match"}
+               for row in rows)
+    sgd = [r for r in rows if r["scenario"] == "sgd lr=0.01, xs=1..20"]
+    assert sum(r["quantity"].startswith("loss epoch") and r["match"] for r in sgd) == 20
+    assert {r["quantity"]: r["gdsim_value"] for r in sgd}["first inf epoch"] == 64
+    adam = next(r for r in rows if r["scenario"].startswith("adam"))
+    assert adam["match"] and adam["gdsim_value"] == pytest.approx(12.487587, abs=5e-4)
+    ten = next(r for r in rows if r["scenario"] == "sgd lr=0.01, xs=1..10")
+    assert ten["match"]
