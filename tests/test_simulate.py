@@ -295,3 +295,17 @@ def test_resume_of_a_finished_run_returns_the_same_trajectory(tmp_path):
     a = simulate.run(SURFACE, "adam", np.zeros((3, 2)) + 1, 12, checkpoint=path, checkpoint_every=5, **kw)
     b = simulate.run(SURFACE, "adam", np.zeros((3, 2)) + 1, 12, resume=path, **kw)
     assert np.array_equal(a.params, b.params)
+
+
+def test_noise_scale_by_learning_rate_grid_equals_single_runs():
+    scales = np.array([[0.0], [0.5], [2.0]])        # runs axis 0
+    lrs = np.array([[0.01, 0.05, 0.1, 0.3]])        # runs axis 1
+    x0 = np.full((3, 4, 2), 1.2)
+    grid = simulate.run(SURFACE, optim.SGD(lrs, momentum=0.9), x0, 25, noise=noise.Gaussian(scales),
+                        seed=4, record="final")
+    for i in range(3):
+        for j in range(4):
+            alone = simulate.run(SURFACE, optim.SGD(float(lrs[0, j]), momentum=0.9), x0[i, j], 25,
+                                 noise=noise.Gaussian(float(scales[i, 0])), seed=4, record="final",
+                                 run_ids=4 * i + j)
+            assert np.array_equal(alone.final_params, grid.final_params[i, j])
