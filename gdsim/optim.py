@@ -41,13 +41,11 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import os
-import tempfile
-import zipfile
 from typing import Any, Callable, Union
 
 import numpy as np
 
-from gdsim import _validate
+from gdsim import _io, _validate
 
 Params = Union[np.ndarray, list[np.ndarray]]
 Hyper = Union[float, np.ndarray]
@@ -111,13 +109,13 @@ class OptState:
     def save(self, path: str | os.PathLike) -> None:
         """Write the state to ``path`` (.npz, no pickle) atomically: a reader sees the old
         file or the new one, never a torn write."""
-        save_npz_atomic(path, self.to_arrays())
+        _io.save_npz(path, self.to_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "OptState":
         """Read a state written by :meth:`save`; a truncated, corrupt or foreign file raises
         ``ValueError`` naming ``path``."""
-        arrays = load_npz(path)
+        arrays = _io.load_npz(path)
         try:
             return cls.from_arrays(arrays)
         except ValueError as exc:
@@ -131,42 +129,6 @@ class OptState:
         return all(len(self.slots[k]) == len(other.slots[k]) and
                    all(a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
                        for a, b in zip(self.slots[k], other.slots[k])) for k in self.slots)
-
-
-def save_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` as .npz atomically (temp file in the same directory,
-    flush + fsync, ``os.replace``). Object arrays are refused: .npz files here never pickle."""
-    path = os.fspath(path)
-    for name, a in arrays.items():
-        if np.asarray(a).dtype == object:
-            raise TypeError(f"array {name!r} has dtype object; refusing to pickle it")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """All arrays of an .npz file (``allow_pickle=False``); any unreadable file raises a
-    ``ValueError`` naming the path."""
-    path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            return {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"cannot read {path!r}: truncated, corrupt or not a .npz file ({exc})") from None
 
 
 # ------------------------------------------------------------------ hyper-parameters

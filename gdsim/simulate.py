@@ -42,7 +42,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gdsim import _validate, noise as noise_module, optim
+from gdsim import _io, _validate, noise as noise_module, optim
 
 __all__ = ["Trajectory", "run", "run_generators"]
 
@@ -226,7 +226,7 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     state = optimizer.init(params)
     step = 0
     if resume is not None:
-        saved = optim.load_npz(resume)
+        saved = _io.load_npz(resume)
         if str(saved.get("sim/format")) != _FORMAT or str(saved.get("sim/fingerprint")) != fingerprint:
             raise ValueError(f"{os.fspath(resume)!r} is not a checkpoint of this simulation (different "
                              f"problem, optimizer, noise, x0 shape, dtype, steps, record, run ids or seed)")
@@ -248,7 +248,7 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         arrays.update({f"noise/{k}": v for k, v in carry.items()})
         if rngs:
             arrays["rng/state"] = _pack_rngs(rngs)
-        optim.save_npz_atomic(checkpoint, arrays)
+        _io.save_npz(checkpoint, arrays)
 
     record_index = {int(s): i for i, s in enumerate(recorded)}
     exact = isinstance(oracle, noise_module.Exact)
