@@ -31,9 +31,9 @@ Use :func:`get` to build a surface by name and :func:`names` to list them::
     >>> s = surfaces.get("rosenbrock")
     >>> s.value([1.0, 1.0])
     array(0.)
-    >>> s.grad([[0.0, 0.0], [1.0, 1.0]])
+    >>> s.grad([[0.0, 0.0], [-1.0, 1.0]])
     array([[-2.,  0.],
-           [ 0.,  0.]])
+           [-4.,  0.]])
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ class Surface:
         The constructor arguments, with defaults filled in:
         ``get(s.name, **s.params)`` rebuilds ``s``.
     minima : ndarray (k, d)
-        Every known local minimum, global minima first (``global_mask`` flags them).
+        Every known local minimum, sorted by value (so global minima first;
+        ``global_mask`` flags the ones tied, to 1e-10 relative, with the lowest).
     global_minimum : ndarray (d,)
         ``minima[0]``.
     global_min_value : float
@@ -213,8 +214,7 @@ class Surface:
         values = np.array([float(self.value(m)) for m in minima])
         best = values.min()
         is_global = values <= best + 1e-10 * max(1.0, abs(best))
-        order = list(np.flatnonzero(is_global)) + \
-            sorted(np.flatnonzero(~is_global), key=lambda i: values[i])
+        order = np.argsort(values, kind="stable")  # so minima[0] is the lowest, even in a near-tie
         self._minima = minima[order]
         self._global_mask = is_global[order]
 
@@ -320,8 +320,10 @@ class Quadratic(Surface):
             if dim == 1 and condition_number != 1:
                 raise ValueError(f"condition_number must be 1 for dim=1, got {condition_number}")
             lambda_max = _validate.positive("lambda_max", 1.0 if lambda_max is None else lambda_max)
-            lam = np.geomspace(lambda_max / condition_number, lambda_max, dim)
-            lam[-1] = lambda_max
+            lambda_min = lambda_max / condition_number
+            # clip: geomspace's rounding must not push an inner eigenvalue past lambda_max
+            lam = np.clip(np.geomspace(lambda_min, lambda_max, dim), lambda_min, lambda_max)
+            lam[0], lam[-1] = lambda_min, lambda_max
             params = {"dim": dim, "condition_number": condition_number, "lambda_max": lambda_max}
         d = lam.size
         if angle is not None and seed is not None:
@@ -816,7 +818,7 @@ class DoubleWell(Surface):
     @property
     def barrier_height(self) -> float:
         """Barrier value minus the value of the shallower (local) minimum."""
-        return self.barrier_value - float(self.value(self._minima[-1]))
+        return self.barrier_value - float(np.max(self.value(self._minima)))
 
     @property
     def barrier_height_global(self) -> float:

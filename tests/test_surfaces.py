@@ -373,3 +373,10 @@ def test_bad_point_types():
         s.value("1, 2")
     with pytest.raises(TypeError):
         s.value(np.array([1 + 1j, 2]))
+
+
+def test_module_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(surfaces)
+    assert result.attempted >= 3 and result.failed == 0
