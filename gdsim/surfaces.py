@@ -71,9 +71,12 @@ def _sum_last(terms: np.ndarray) -> np.ndarray:
 
 def _matvec(matrix: np.ndarray, r: np.ndarray) -> np.ndarray:
     """``matrix @ r`` for every point ``r`` of shape (..., d), as elementwise multiply-adds."""
-    out = matrix[:, 0] * r[..., 0:1]
+    columns = np.ascontiguousarray(matrix.T)
+    out = columns[0] * r[..., 0:1]
+    term = np.empty_like(out)
     for j in range(1, matrix.shape[1]):
-        out = out + matrix[:, j] * r[..., j:j + 1]
+        np.multiply(columns[j], r[..., j:j + 1], out=term)
+        out += term
     return out
 
 
@@ -557,20 +560,20 @@ class Himmelblau(Surface):
 class _Separable(Surface):
     """``f(x) = sum_i phi(x_i)``: minima are the product lattice of phi's 1-D minima."""
 
-    def _phi(self, t):  # value, derivative, second derivative of the 1-D term
+    def _phi(self, t, order: int):  # the 1-D term (order 0) or its derivatives (1, 2)
         raise NotImplementedError
 
     def _value(self, x):
-        return _sum_last(self._phi(x)[0])
+        return _sum_last(self._phi(x, 0))
 
     def _grad(self, x):
-        return self._phi(x)[1]
+        return self._phi(x, 1)
 
     def _hessian(self, x):
         d = self.dim
         h = np.zeros(x.shape + (d,), dtype=x.dtype)
         idx = np.arange(d)
-        h[..., idx, idx] = self._phi(x)[2]
+        h[..., idx, idx] = self._phi(x, 2)
         return h
 
     def _set_lattice(self, minima_1d: np.ndarray, global_1d: int) -> None:
@@ -626,13 +629,12 @@ def _minima_1d(phi: Callable, starts: Sequence[float]) -> np.ndarray:
     for start in starts:
         t = np.float64(start)
         for _ in range(100):
-            _, d1, d2 = phi(np.array([t]))
-            step = d1[0] / d2[0]
+            step = phi(t, 1) / phi(t, 2)
             t = t - step
             if abs(step) <= 1e-15 * max(1.0, abs(t)):
                 break
-        _, d1, d2 = phi(np.array([t]))
-        if abs(d1[0]) < 1e-9 * max(1.0, abs(d2[0])) and d2[0] > 0 and abs(t - start) < 0.5 \
+        d1, d2 = phi(t, 1), phi(t, 2)
+        if abs(d1) < 1e-9 * max(1.0, abs(d2)) and d2 > 0 and abs(t - start) < 0.5 \
                 and all(abs(t - f) > 1e-6 for f in found):
             found.append(float(t))
     return np.array(sorted(found))
@@ -665,14 +667,15 @@ class Rastrigin(_Separable):
         m1 = _minima_1d(self._phi, starts)
         self._set_lattice(m1, int(np.argmin(np.abs(m1))))
 
-    def _phi(self, t):
+    def _phi(self, t, order):
         two_pi = 2.0 * math.pi
         angle = two_pi * t
-        c, s = np.cos(angle), np.sin(angle)
         a = self.A
-        return (t * t - a * c + a,
-                2.0 * t + two_pi * a * s,
-                2.0 + two_pi * two_pi * a * c)
+        if order == 0:
+            return t * t - a * np.cos(angle) + a
+        if order == 1:
+            return 2.0 * t + two_pi * a * np.sin(angle)
+        return 2.0 + two_pi * two_pi * a * np.cos(angle)
 
 
 class StyblinskiTang(_Separable):
@@ -699,11 +702,13 @@ class StyblinskiTang(_Separable):
         m1 = _minima_1d(self._phi, [-2.903534, 2.746803])
         self._set_lattice(m1, 0)
 
-    def _phi(self, t):
+    def _phi(self, t, order):
         t2 = t * t
-        return (0.5 * (t2 * t2 - 16.0 * t2 + 5.0 * t),
-                2.0 * t2 * t - 16.0 * t + 2.5,
-                6.0 * t2 - 16.0)
+        if order == 0:
+            return 0.5 * (t2 * t2 - 16.0 * t2 + 5.0 * t)
+        if order == 1:
+            return 2.0 * t2 * t - 16.0 * t + 2.5
+        return 6.0 * t2 - 16.0
 
 
 class SixHumpCamel(Surface):
