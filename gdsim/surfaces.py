@@ -400,7 +400,8 @@ class Rosenbrock(Surface):
     ``f(x) = sum_{i=1}^{d-1} [ b (x_{i+1} - x_i^2)^2 + (a - x_i)^2 ]``  (a=1, b=100).
 
     Minima: global ``(1, ..., 1)`` with value 0 for ``a = 1`` (in 2-D ``(a, a^2)``);
-    for ``4 <= d`` (checked up to 30) also a local minimum near ``(-1, 1, ..., 1)``.
+    for ``d >= 4`` also a local minimum near ``(-1, 1, ..., 1)`` (d=4:
+    ``(-0.7757, 0.6131, 0.3820, 0.1459)``, value 3.7014; Newton-verified at construction).
     Other ``a`` in ``d > 2`` have no closed form: the minimum is found by Newton.
     Box: ``x_1 in [-2, 2]``, ``x_i in [-1, 3]`` for ``i > 1`` (the classic 2-D frame),
     widened if needed to hold the minima.
