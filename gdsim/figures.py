@@ -1,0 +1,125 @@
+"""The lecture figures: find, describe and run the scripts in the repository's ``figures/``.
+
+Each figure is one textbook-style script ``figures/NN_name.py`` (set-up, run, plot, read top to
+bottom) with ``compute(quick=False) -> dict`` (the data the figure's claim rests on, which the
+tests assert on) and ``main(out_dir=..., quick=False) -> list[Path]`` (the images written).
+This module is what ``gdsim figures`` calls::
+
+    names()                         -> ["divergence", "stability", ...]
+    describe("divergence")          -> one line
+    make("divergence", "out/")      -> [out/01_divergence.png, out/01_divergence.svg]
+    make_all("out/", quick=True)    -> every figure, reduced sizes (seconds each)
+
+The scripts live in the source tree, next to the package (a source checkout or an editable
+install); an installed wheel has no ``figures/`` directory, and then a clear error says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Iterable
+
+from gdsim import _validate
+
+__all__ = ["names", "describe", "make", "make_all", "script_path", "scripts_dir", "load", "cli"]
+
+#: Figure name -> script file name, in lecture order.
+SCRIPTS = {
+    "divergence": "01_divergence.py",
+    "stability": "02_stability.py",
+    "noise_escape": "03_noise_escape.py",
+    "surfaces": "04_surfaces.py",
+    "momentum": "05_momentum.py",
+    "adam": "06_adam.py",
+    "minibatch": "07_minibatch.py",
+}
+
+
+def scripts_dir() -> Path:
+    """The repository's ``figures/`` directory (next to the ``gdsim`` package)."""
+    here = Path(__file__).resolve().parent.parent / "figures"
+    if not (here / SCRIPTS["divergence"]).is_file():
+        raise FileNotFoundError(
+            f"the figure scripts were not found in {here}: `gdsim figures` needs a source "
+            f"checkout of gdsim (git clone, then pip install -e .), because the scripts live in "
+            f"the repository's figures/ directory, not in the installed package")
+    return here
+
+
+def names() -> list[str]:
+    """Figure names in lecture order."""
+    return list(SCRIPTS)
+
+
+def script_path(name: str) -> Path:
+    """Path of the script that makes figure ``name``."""
+    name = _validate.choice("figure", name, names())
+    return scripts_dir() / SCRIPTS[name]
+
+
+def describe(name: str) -> str:
+    """One line: the first line of the script's docstring (read without running it)."""
+    path = script_path(name)
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    return (doc or "").strip().splitlines()[0] if doc else name
+
+
+def load(name: str) -> ModuleType:
+    """Import figure ``name``'s script by path (a fresh module each call)."""
+    path = script_path(name)
+    spec = importlib.util.spec_from_file_location(f"gdsim_figure_{name}", path)
+    if spec is None or spec.loader is None:  # pragma: no cover - only for exotic importers
+        raise ImportError(f"cannot import the figure script {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make(name: str, out_dir: str | os.PathLike, quick: bool = False) -> list[Path]:
+    """Run figure ``name``'s script; returns the image paths written into ``out_dir``.
+
+    ``quick=True`` uses reduced sizes (fewer runs, steps and grid points: seconds per figure);
+    the claims still hold, the pictures are coarser.
+    """
+    quick = _validate.boolean("quick", quick)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [Path(p) for p in load(name).main(out_dir=out, quick=quick)]
+
+
+def make_all(out_dir: str | os.PathLike, only: str | Iterable[str] | None = None,
+             quick: bool = False) -> list[Path]:
+    """Make every figure (or only the named ones, in lecture order); all paths written."""
+    if only is None:
+        chosen = names()
+    else:
+        wanted = [only] if isinstance(only, str) else list(only)
+        for name in wanted:
+            _validate.choice("figure", name, names())
+        chosen = [n for n in names() if n in wanted]
+    paths: list[Path] = []
+    for name in chosen:
+        paths += make(name, out_dir, quick=quick)
+    return paths
+
+
+def cli(main, argv: list[str] | None = None) -> list[Path]:
+    """The command line every figure script shares: ``python figures/NN_name.py [--out DIR]
+    [--quick]``; prints the paths written."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(main.__module__ or "figure script"))
+    parser.add_argument("--out", default=None, help="output directory (default: figures/)")
+    parser.add_argument("--quick", action="store_true", help="reduced sizes, seconds per figure")
+    args = parser.parse_args(argv)
+    kwargs = {"quick": args.quick}
+    if args.out is not None:
+        kwargs["out_dir"] = Path(args.out)
+    paths = [Path(p) for p in main(**kwargs)]
+    for path in paths:
+        print(path)
+    return paths
