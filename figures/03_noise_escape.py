@@ -54,6 +54,13 @@ def escape_map(sigmas: np.ndarray, lrs: np.ndarray, seeds: int, steps: int) -> d
             "runs": int(np.prod(shape)), "seconds": seconds}
 
 
+def map_grid(quick: bool = False) -> dict:
+    """The escape map's grid: noise scales, learning rates, seeds per cell, steps."""
+    return {"sigmas": np.linspace(0.0, 2.0, 12 if quick else 30),
+            "lrs": np.linspace(0.02, 0.5, 10 if quick else 25),
+            "seeds": 10 if quick else 32, "steps": 300 if quick else 500}
+
+
 def compute(quick: bool = False) -> dict:
     # --- set-up: the surface and its two wells
     well = surfaces.get("double_well", tilt=TILT)
@@ -68,9 +75,9 @@ def compute(quick: bool = False) -> dict:
     noisy_basin = well.nearest_minimum(noisy.final_params)
 
     # --- run: the escape map, > 10,000 runs at once
-    sigmas = np.linspace(0.0, 2.0, 12 if quick else 30)
-    lrs = np.linspace(0.02, 0.5, 10 if quick else 25)
-    emap = escape_map(sigmas, lrs, seeds=10 if quick else 32, steps=300 if quick else 500)
+    grid = map_grid(quick)
+    sigmas, lrs = grid["sigmas"], grid["lrs"]
+    emap = escape_map(sigmas, lrs, seeds=grid["seeds"], steps=grid["steps"])
 
     xs = np.linspace(-2.0, 2.0, 400)
     return {"xs": xs, "fx": well.value(xs[:, None]), "deep_x": deep_x, "shallow_x": shallow_x,
