@@ -106,9 +106,12 @@ def test_gd_step_below_two_over_lambda_max_decreases_the_loss(data, surface, fra
     lr = fraction * 2.0 / surface.lambda_max
     before = surface.value(x)
     after = surface.value(x - lr * surface.grad(x))
-    assert np.all(after <= before)
-    moved = before > 1e-100
-    assert np.all(after[moved] < before[moved])
+    # Within ~1e-6 of the minimum the step can vanish in rounding (x - lr g == x), so the
+    # strict decrease is asserted away from it and a rounding-sized slack near it.
+    far = np.abs(x - surface.center).max(axis=-1) > 1e-6
+    assert np.all(after[far] < before[far])
+    slack = 1e-20 * surface.lambda_max * (1.0 + np.abs(surface.center).max()) ** 2
+    assert np.all(after <= before + slack)
 
 
 @settings(max_examples=30, deadline=None)
@@ -194,3 +197,57 @@ def test_optimizer_runs_are_bit_reproducible_batched_or_alone(opt, surface, seed
     together = run(starts)
     alone = np.stack([run(x) for x in starts])
     assert np.array_equal(together, alone)
+
+
+@settings(max_examples=30, deadline=None)
+@given(finite_sum_datasets(max_n=20), st.data())
+def test_single_sample_gradients_average_to_the_full_gradient(data, draw):
+    # the finite-sum identity behind "SGD is unbiased but noisy"
+    from gdsim.problems import LinearRegression
+
+    x, y = data
+    problem = LinearRegression(x, y)
+    w = draw.draw(points_in_box(problem))
+    singles = np.stack([problem.grad(w, idx=np.array([i])) for i in range(len(y))])
+    full = problem.grad(w)
+    np.testing.assert_allclose(singles.mean(axis=0), full,
+                               atol=1e-9 * (1.0 + np.abs(singles).max()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(finite_sum_datasets(min_n=2, max_n=20), st.floats(0.05, 0.95), st.data())
+def test_gd_on_least_squares_below_two_over_lambda_max_decreases_the_loss(data, fraction, draw):
+    from gdsim.problems import LinearRegression
+
+    x, y = data
+    problem = LinearRegression(x, y)
+    w = draw.draw(points_in_box(problem))
+    lambda_max = np.linalg.eigvalsh(problem.hessian(w))[-1]
+    before = problem.value(w)
+    after = problem.value(w - fraction * 2.0 / lambda_max * problem.grad(w))
+    assert after <= before + 1e-12 * (1.0 + before)
+
+
+def test_docstring_examples_are_passing_property_tests():
+    import re
+    import textwrap
+    import warnings
+
+    import gdsim.testing
+
+    namespace: dict = {}
+    exec("import numpy as np, gdsim, gdsim.surfaces, gdsim.optim\n"
+         "from hypothesis import assume, given, strategies as st\n"
+         "from gdsim.testing import *", namespace)
+    sources = [gdsim.testing.__doc__] + [getattr(gdsim.testing, n).__doc__
+                                         for n in gdsim.testing.__all__ if callable(getattr(gdsim.testing, n))]
+    blocks = [textwrap.dedent(b) for doc in sources
+              for b in re.findall(r"::\n\n((?:[ ]{4,}.*\n|\n)+)", doc + "\n")]
+    for block in blocks:
+        exec(block, namespace)
+    tests = {k: v for k, v in namespace.items() if k.startswith("test_")}
+    assert len(tests) >= 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the divergence example overflows
+        for test in tests.values():
+            settings(max_examples=15, deadline=None)(test)()
