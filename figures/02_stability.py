@@ -83,6 +83,14 @@ def compute(quick: bool = False) -> dict:
             "max_converging_n": analysis.max_converging_n(LR_DEFAULT)}
 
 
+def label_top_as_diverged(ax, ticks: list[float], top: float) -> None:
+    """Log ticks up to ``ticks``, then one tick at ``top`` that reads inf/NaN: diverged runs are
+    drawn there, and a number on that tick would suggest a loss they never had."""
+    ax.set_yticks(ticks + [top], [f"$10^{{{int(round(np.log10(t)))}}}$" for t in ticks] + ["inf/NaN"])
+    ax.minorticks_off()
+    ax.axhline(top / 30, color=plots.COLORS["grey"], lw=1, ls="-", alpha=0.6)
+
+
 def plot(d: dict):
     c = plots.COLORS
     with plots.style():
@@ -95,20 +103,22 @@ def plot(d: dict):
         left.loglog(lrs[ok], shown[ok], "o", ms=3.5, color=c["green"],
                     label="loss fell")
         left.loglog(lrs[~ok], shown[~ok], "^", ms=4, color=c["vermillion"],
-                    label="diverged (inf/NaN, drawn at top)")
-        theory = np.clip(d["theory"], 1e-30, top)
-        left.loglog(lrs, theory, color=c["black"], ls="--", lw=1.8, label="theory (quadratic)")
+                    label="diverged (inf/NaN)")
+        finite_theory = d["theory"] < top / 30   # above that the theory is "diverged" too
+        left.loglog(lrs[finite_theory], d["theory"][finite_theory], color=c["black"], ls="--",
+                    lw=1.8, label="theory (quadratic)")
         left.axhline(d["initial_loss"], color=c["grey"], lw=1.2, ls=":")
         left.text(lrs[0], d["initial_loss"] * 3, "initial loss", color=c["grey"], fontsize=13)
         plots.vline(left, d["critical_lr"], f"2/λmax\n={d['critical_lr']:.5f}", color=c["blue"],
-                    y=0.55, ha="right")
+                    y=0.36, ha="right")
         left.axvline(LR_DEFAULT, color=c["black"], lw=1, ls=":")
         left.text(LR_DEFAULT * 1.05, 1e5, "Keras\ndefault\n0.01", fontsize=13)
         left.set_ylim(1e-5, top * 30)
+        label_top_as_diverged(left, [1e-4, 1e-2, 1e0, 1e2, 1e4, 1e6, 1e8], top)
         plots.labels(left, "learning rate", f"loss (MSE) after {EPOCHS} epochs",
                      f"{d['lrs'].size} lrs in one run: the edge\n"
                      f"is at {d['measured_threshold']:.5f} ≈ 2/λmax")
-        left.legend(loc="center left")
+        left.legend(loc="upper left", bbox_to_anchor=(0.0, 0.85))
 
         # Right: final loss against n at lr = 0.01.
         ns, nf, nok = d["ns"], d["n_final_loss"], d["n_converged"]
@@ -122,7 +132,8 @@ def plot(d: dict):
                    color=c["blue"])
         right.text(edge + 0.6, 1e3, "2/λmax(n) < 0.01:\ndiverges", ha="left", fontsize=14,
                    color=c["blue"])
-        right.set_ylim(None, n_top * 30)
+        right.set_ylim(1e-14, n_top * 30)
+        label_top_as_diverged(right, [1e-12, 1e-9, 1e-6, 1e-3, 1e0, 1e3, 1e6], n_top)
         plots.labels(right, "n (training points xs = 1..n)", f"loss (MSE) after {EPOCHS} epochs",
                      f"lr=0.01: n ≤ {d['max_converging_n']} converges,\n"
                      f"n = {d['max_converging_n'] + 1} does not")

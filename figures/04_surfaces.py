@@ -86,10 +86,10 @@ def plot(d: dict):
                     mec="black", zorder=6, ls="none")
             ax.plot(*panel["x0"], marker="s", ms=10, color="white", mec="black", zorder=6)
             plots.labels(ax, "x₁", "x₂", f"{panel['title']}\n{panel['steps']} steps")
-            ax.legend(loc="upper left", bbox_to_anchor=(-0.1, -0.14), fontsize=13,
+            ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.14), fontsize=13, handlelength=1.5,
                       title=f"★ = {plots.point_label(panel['minimum'], 1)}; ended at:",
                       title_fontsize=13, alignment="left")
-        fig.suptitle("Same start, five optimizers: GD zig-zags and crawls, momentum and Adam get there",
+        fig.suptitle("GD zig-zags and crawls; momentum and Adam get there",
                      fontsize=17)
     return fig
 

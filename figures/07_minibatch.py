@@ -100,17 +100,18 @@ def plot(d: dict):
         n = d["n"]
         b_line = np.geomspace(1, 64, 100)
         right.loglog(b_line, d["trace_s"] / b_line, color=c["vermillion"], lw=2,
-                     label="tr(S)/B (with replacement)")
+                     label="tr(S)/B")
         b_line2 = np.linspace(1, n - 1, 200)
         right.loglog(b_line2, d["trace_s"] / b_line2 * (n - b_line2) / (n - 1), color=c["blue"],
-                     lw=2, ls="--", label="× (n−B)/(n−1) (without)")
+                     lw=2, ls="--", label="tr(S)/B·(n−B)/(n−1)")
         right.loglog(d["b_with"], d["var_with"], "o", ms=10, color=c["vermillion"],
-                     label=f"measured, with repl.: slope {d['slope_with_replacement']:.3f}")
+                     label=f"with replacement: slope {d['slope_with_replacement']:.3f}")
         right.loglog(d["b_without"], d["var_without"], "s", ms=9, mfc="none", mew=2,
-                     color=c["blue"], label="measured, without (Keras)")
+                     color=c["blue"], label="without (as Keras)")
         plots.labels(right, "batch size B", "noise variance E‖g_B − ∇f‖²",
                      "noise variance ∝ 1/B")
-        right.legend(loc="upper right")
+        right.set_ylim(1e2, None)
+        right.legend(loc="lower left")
     return fig
 
 

@@ -20,6 +20,7 @@ colour-vision deficiencies; line styles differ too, so a figure also survives gr
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -152,9 +153,31 @@ def save(fig: Figure, out_dir: str | os.PathLike, stem: str,
         for fmt in formats:
             fmt = _validate.choice("format", fmt, ["png", "svg", "pdf"])
             path = out / f"{stem}.{fmt}"
-            _io.save_figure(fig, path, dpi=DPI)
+            if fmt == "png":
+                _io.atomic_write(path, lambda handle: handle.write(_palette_png(fig)))
+            else:
+                _io.save_figure(fig, path, dpi=DPI)
             paths.append(path)
     return paths
+
+
+def _palette_png(fig: Figure) -> bytes:
+    """The figure as a 256-colour PNG: line art and flat fills need no more, and the file is
+    ~3x smaller than 24-bit RGBA (slides and repositories stay light). Deterministic: the
+    median-cut palette depends only on the pixels, and no text chunks (dates, versions) are
+    written."""
+    from PIL import Image  # matplotlib's own dependency
+
+    raw = io.BytesIO()
+    fig.savefig(raw, format="png", dpi=DPI, metadata={"Software": None})
+    raw.seek(0)
+    with Image.open(raw) as image:
+        rgb = image.convert("RGB")
+    paletted = rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                            dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    paletted.save(out, format="png", optimize=True, dpi=(DPI, DPI))
+    return out.getvalue()
 
 
 def grid_points(lo: Sequence[float], hi: Sequence[float], n: int = 300) -> tuple[np.ndarray, ...]:
@@ -185,8 +208,9 @@ def loss_contours(ax: Any, surface: Any, lo: Sequence[float], hi: Sequence[float
     else:
         levels = np.linspace(base, float(np.nanpercentile(Z, 99)), n_levels)
         Zs = Z
-    if filled:
-        ax.contourf(X, Y, Zs, levels=levels, cmap="Greys", alpha=0.35, extend="max")
+    if filled:  # the fills are rasterized: vector fills make multi-megabyte SVGs
+        fills = ax.contourf(X, Y, Zs, levels=levels, cmap="Greys", alpha=0.35, extend="max")
+        fills.set_rasterized(True)
     cs = ax.contour(X, Y, Zs, levels=levels, colors=COLORS["grey"], linewidths=0.8, alpha=0.8)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
@@ -211,7 +235,8 @@ def point_label(point: Sequence[float], digits: int = 3) -> str:
     point = np.asarray(point, dtype=np.float64)
     if not np.all(np.isfinite(point)):
         return "diverged"
-    return "(" + ", ".join(f"{v:.{digits}f}" for v in point) + ")"
+    # round first, then add 0.0, so -0.001 shows as 0.00 rather than -0.00
+    return "(" + ", ".join(f"{round(float(v), digits) + 0.0:.{digits}f}" for v in point) + ")"
 
 
 def vline(ax: Any, x: float, text: str, *, color: str = COLORS["black"], y: float = 0.96,
