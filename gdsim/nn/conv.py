@@ -10,6 +10,7 @@ from gdsim import _validate
 from gdsim.nn import activations as _activations
 from gdsim.nn import initializers as _initializers
 from gdsim.nn import im2col as _im2col
+from gdsim.nn._reduce import column_sums
 from gdsim.nn.base import Layer, normalize_data_format
 
 
@@ -141,7 +142,7 @@ class Conv2D(Layer):
         g = self.activation.backward(self._z, g)
         if self.trainable:
             dkernel = (self._patches_cache.T @ g).reshape(self.kernel.shape)
-            self.grads = [dkernel] + ([g.sum(axis=0)] if self.use_bias else [])
+            self.grads = [dkernel] + ([column_sums(g)] if self.use_bias else [])
         else:
             self.grads = []
         if not self.compute_input_grad:

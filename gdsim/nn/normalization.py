@@ -8,6 +8,7 @@ import numpy as np
 
 from gdsim import _validate
 from gdsim.nn import initializers as _initializers
+from gdsim.nn._reduce import column_dots, column_sums
 from gdsim.nn.base import Layer
 
 
@@ -101,9 +102,10 @@ class BatchNormalization(Layer):
         batch_stats = bool(training) and self.trainable
         if batch_stats:
             m = x2.shape[0]
-            mean = x2.sum(axis=0) / dtype(m)
+            mean = column_sums(x2) / dtype(m)
             centered = x2 - mean
-            var = np.einsum("ij,ij->j", centered, centered) / dtype(m)
+            centered *= centered
+            var = column_sums(centered) / dtype(m)
             momentum = dtype(self.momentum)
             self.moving_mean = self.moving_mean * momentum + mean * dtype(1.0 - self.momentum)
             self.moving_variance = self.moving_variance * momentum + var * dtype(1.0 - self.momentum)
@@ -124,11 +126,11 @@ class BatchNormalization(Layer):
         gamma = self._gamma()
         need_param_grads = self.trainable
         need_dgamma = batch_stats or (need_param_grads and self.scale)
-        dbeta = g.sum(axis=0)
+        dbeta = column_sums(g)
         if need_dgamma:
             xhat = x2 - mean
             xhat *= rstd
-            dgamma = np.einsum("ij,ij->j", g, xhat)
+            dgamma = column_dots(g, xhat)
         if need_param_grads:
             self.grads = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
         else:

@@ -25,8 +25,9 @@ class MaxPooling2D(Layer):
     unit of a channel to the same value, so ties are common in the gdsim CNN.
     Overlapping windows (``strides < pool_size``) add their contributions.
 
-    Computation: a running max over the ``ph*pw`` window offsets, each a strided view of the
-    (padded) input, remembering the winning offset in a uint8 array for backward.
+    Computation: a running ``np.maximum`` over the ``ph*pw`` window offsets, each a strided
+    view of the (padded) input; backward walks the offsets in the same order, sending ``g`` to
+    the first offset equal to the max (a bool mask of the windows already served).
     """
 
     def __init__(self, pool_size: int | Sequence[int] = (2, 2), strides: int | Sequence[int] | None = None,
@@ -35,12 +36,9 @@ class MaxPooling2D(Layer):
                  trainable: bool = True):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
         self.pool_size = pair("pool_size", pool_size)
-        if self.pool_size[0] * self.pool_size[1] > 255:
-            raise ValueError(f"pool_size {self.pool_size} is too large (at most 255 elements per window)")
         self.strides = self.pool_size if strides is None else pair("strides", strides)
         self.padding = padding_mode(padding)
         self.data_format = normalize_data_format(data_format)
-        self._argmax: np.ndarray | None = None
 
     def _hwc(self, input_shape):
         if len(input_shape) != 3:
@@ -80,13 +78,9 @@ class MaxPooling2D(Layer):
         xp = _im2col.pad_nhwc(nhwc, self._rows, self._cols, -np.inf)
         slices = list(self._offset_slices())
         best = np.array(xp[slices[0]], order="C")
-        argmax = np.zeros(best.shape, dtype=np.uint8)
-        for k, index in enumerate(slices[1:], start=1):
-            candidate = xp[index]
-            better = candidate > best  # strict: a tie keeps the earlier (first) element
-            np.copyto(best, candidate, where=better)
-            argmax[better] = k
-        self._argmax = argmax
+        for index in slices[1:]:
+            np.maximum(best, xp[index], out=best)
+        self._cache = (xp, best)
         self._batch = x.shape[0]
         if self.data_format == "channels_first":
             return np.ascontiguousarray(best.transpose(0, 3, 1, 2))
@@ -94,21 +88,30 @@ class MaxPooling2D(Layer):
 
     def backward(self, grad_output):
         self.grads = []
+        xp, best = self._cache
         g = np.asarray(grad_output)
         if self.data_format == "channels_first":
             g = g.transpose(0, 2, 3, 1)
         h, w, c = self._hw
         rows, cols = self._rows, self._cols
-        padded = (self._batch, h + rows.before + rows.after, w + cols.before + cols.after, c)
-        dxp = np.zeros(padded, dtype=g.dtype)
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         overlapping = sh < ph or sw < pw
-        for k, index in enumerate(self._offset_slices()):
-            chosen = self._argmax == k
-            if overlapping:
-                dxp[index] += np.where(chosen, g, 0)
+        tiled = (sh, sw) == (ph, pw) and sh * rows.out == xp.shape[1] and sw * cols.out == xp.shape[2]
+        # every input element lies in exactly one window when tiled: no zero-fill needed
+        dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=g.dtype)
+        taken = None
+        for index in self._offset_slices():
+            # the first offset (row-major) equal to the max wins; later ties are masked out
+            hit = xp[index] == best
+            if taken is None:
+                taken = hit
             else:
-                np.copyto(dxp[index], g, where=chosen)
+                hit &= ~taken
+                taken |= hit
+            if overlapping:
+                dxp[index] += g * hit
+            else:
+                np.multiply(g, hit, out=dxp[index])
         dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
         if self.data_format == "channels_first":
             return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
