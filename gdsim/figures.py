@@ -8,6 +8,7 @@ This module is what ``gdsim figures`` calls::
     names()                         -> ["divergence", "stability", ...]
     describe("divergence")          -> one line
     make("divergence", "out/")      -> [out/01_divergence.png, out/01_divergence.svg]
+    make("escape_animation", "out/") -> [out/08_escape_animation.gif]
     make_all("out/", quick=True)    -> every figure, reduced sizes (seconds each)
 
 The scripts live in the source tree, next to the package (a source checkout or an editable
@@ -36,6 +37,7 @@ SCRIPTS = {
     "momentum": "05_momentum.py",
     "adam": "06_adam.py",
     "minibatch": "07_minibatch.py",
+    "escape_animation": "08_escape_animation.py",
 }
 
 

@@ -35,7 +35,7 @@ def computed(name: str) -> tuple:
 def test_names_are_in_lecture_order_and_each_has_a_one_line_description():
     names = figures.names()
     assert names == ["divergence", "stability", "noise_escape", "surfaces", "momentum", "adam",
-                     "minibatch"]
+                     "minibatch", "escape_animation"]
     for name in names:
         text = figures.describe(name)
         assert text and "\n" not in text and len(text) < 200, (name, text)
@@ -190,3 +190,18 @@ def test_minibatch_noise_variance_falls_as_one_over_b():
     assert np.all(np.diff(full, axis=0) <= 0)                 # full batch: smooth descent
     single = d["curves"][1]["loss"]
     assert np.any(np.diff(single, axis=0) > 0)                # batch size 1: noisy
+
+
+def test_the_animation_is_a_small_gif_of_the_escape_and_byte_stable(tmp_path):
+    module, d = computed("escape_animation")
+    assert abs(d["exact_final"] - d["shallow_x"]) < 1e-6            # exact GD: shallow well
+    assert not d["in_deep"][:, 0].any()
+    assert d["in_deep"][-1, 1:].mean() > 0.15   # noisy runs escape (100 steps in quick mode)
+    images = module.render(d)
+    module.save_gif(images, tmp_path / "a.gif")
+    module.save_gif(images, tmp_path / "b.gif")
+    data = (tmp_path / "a.gif").read_bytes()
+    assert data == (tmp_path / "b.gif").read_bytes()
+    assert data[:6] == b"GIF89a" and len(data) < 2_000_000
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.n_frames == len(d["steps"]) > 10
