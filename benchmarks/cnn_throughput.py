@@ -1,0 +1,120 @@
+"""Training and inference throughput of the seed CNN: gdsim vs Keras, side by side.
+
+Both train the same network (32x32x3 inputs, 2 classes, batch 32, Adam 1e-4, float32) on the
+same images, in this one process, after a warm-up (Keras compiles, NumPy's allocator settles);
+then both predict at batch 32. Reported as images per second and the ratio gdsim / Keras.
+This is a benchmark, not a test: the machine is shared and timings are noisy, so it repeats
+each measurement and keeps the best (least disturbed) of the repeats.
+
+    python benchmarks/cnn_throughput.py [--images 640] [--repeats 3] [--json]
+
+Keras runs on whatever ``KERAS_BACKEND`` says (default jax). To compare several installed
+backends, run once per backend; the issue's target is the ratio against the fastest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+BATCH = 32
+
+
+def data(images: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((images, 32, 32, 3), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, images)]
+    return x, y
+
+
+def best_rate(run, images: int, repeats: int) -> float:
+    """Images per second of the fastest of ``repeats`` timed calls of ``run()``."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return images / best
+
+
+def measure(images: int, repeats: int) -> dict:
+    import keras
+
+    from gdsim import keras_bridge, optim
+    from gdsim.models import seed_cnn
+
+    x, y = data(images)
+    model = seed_cnn(32, 32, 3, 2)
+    model.compile(optimizer=optim.Adam(1e-4), loss="categorical_crossentropy")
+    keras_model = keras_bridge.to_keras(model)
+    keras_model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy")
+
+    def gdsim_train():
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+
+    def keras_train():
+        keras_model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+
+    def gdsim_predict():
+        model.predict(x, batch_size=BATCH)
+
+    def keras_predict():
+        keras_model.predict(x, batch_size=BATCH, verbose=0)
+
+    for warm_up in (gdsim_train, keras_train, gdsim_predict, keras_predict):
+        warm_up()
+    tracemalloc.start()
+    gdsim_train()
+    gdsim_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+    result = {
+        "keras_backend": keras.backend.backend(),
+        "images": images,
+        "gdsim_images_per_s": best_rate(gdsim_train, images, repeats),
+        "keras_images_per_s": best_rate(keras_train, images, repeats),
+        "gdsim_inference_images_per_s": best_rate(gdsim_predict, images, repeats),
+        "keras_inference_images_per_s": best_rate(keras_predict, images, repeats),
+        "gdsim_peak_traced_mb": gdsim_peak / 2**20,
+        "process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    result["ratio"] = result["gdsim_images_per_s"] / result["keras_images_per_s"]
+    result["inference_ratio"] = (result["gdsim_inference_images_per_s"]
+                                 / result["keras_inference_images_per_s"])
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=640, help="images per timed epoch")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.images < BATCH or args.repeats < 1:
+        parser.error(f"--images must be >= {BATCH} and --repeats >= 1")
+    result = measure(args.images, args.repeats)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    print(f"seed CNN, 32x32x3, batch {BATCH}, Adam, float32; Keras backend {result['keras_backend']}")
+    print(f"  training : gdsim {result['gdsim_images_per_s']:7.0f} images/s   "
+          f"Keras {result['keras_images_per_s']:7.0f} images/s   ratio {result['ratio']:.2f}")
+    print(f"  inference: gdsim {result['gdsim_inference_images_per_s']:7.0f} images/s   "
+          f"Keras {result['keras_inference_images_per_s']:7.0f} images/s   "
+          f"ratio {result['inference_ratio']:.2f}")
+    print(f"  gdsim peak traced memory during one epoch {result['gdsim_peak_traced_mb']:.1f} MB; "
+          f"process max RSS {result['process_max_rss_mb']:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
