@@ -132,3 +132,11 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 def test_resume_needs_a_path():
     with pytest.raises(ValueError, match="checkpoint=PATH"):
         make_model().fit(*make_data(), epochs=1, verbose=0, resume=True)
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    path = tmp_path / "out.json"
+    _io.save_json(path, {"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
