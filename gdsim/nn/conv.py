@@ -41,9 +41,11 @@ class Conv2D(Layer):
     ``"channels_first"``; output likewise with ``(Ho, Wo, filters)``. Padding geometry as in
     :mod:`gdsim.nn.im2col` (Keras's uneven ``"same"`` split, extra at the bottom/right).
 
-    Computation: the patch matrix ``P (N*Ho*Wo, kh*kw*C)`` (a reshape, no copy, for an unpadded
-    1x1 convolution) times ``K`` reshaped ``(kh*kw*C, F)``. Backward with ``G = dL/dz``
-    reshaped ``(N*Ho*Wo, F)``: ``dK = P^T G``, ``dbias = sum G``, ``dx = col2im(G K^T)``.
+    Computation: the patch matrix ``P (N*Ho*Wo, kh*kw*C)`` times ``K`` reshaped
+    ``(kh*kw*C, F)``, one GEMM. An unpadded 1x1 convolution uses the input itself as ``P`` (a
+    reshape); otherwise ``P^T`` is built channel-major by :func:`gdsim.nn.im2col.im2col_t` into
+    a buffer reused across batches. Backward with ``G = dL/dz`` reshaped ``(N*Ho*Wo, F)``:
+    ``dK = P^T G``, ``dbias = sum G``, ``dx = col2im(K G^T)``.
     """
 
     _trainable_names = ("kernel", "bias")
@@ -106,67 +108,67 @@ class Conv2D(Layer):
                            and self._cols_geom.before == self._cols_geom.after == 0)
 
     # -- computation ----------------------------------------------------------------------
-    def _patches(self, x_nhwc: np.ndarray) -> np.ndarray:
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        rows, cols = self._rows, self._cols_geom
-        if self._pointwise:
-            view = x_nhwc[:, :sh * (rows.out - 1) + 1:sh, :sw * (cols.out - 1) + 1:sw, :]
-            return view.reshape(-1, view.shape[-1])  # copies only if x is not contiguous
-        xp = _im2col.pad_nhwc(x_nhwc, rows, cols, 0.0, self._pad_buffer)
-        if xp is not x_nhwc:
-            self._pad_buffer = xp
-        self._cols_buffer = _im2col.im2col(xp, kh, kw, sh, sw, rows.out, cols.out, self._cols_buffer)
-        return self._cols_buffer
-
     def forward(self, x, training=False):
         x = self._check_input(x)
-        nhwc = x.transpose(0, 2, 3, 1) if self.data_format == "channels_first" else x
-        patches = self._patches(nhwc)
+        channels_first = self.data_format == "channels_first"
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        rows, cols = self._rows, self._cols_geom
         kernel = self.kernel.reshape(-1, self.filters)
-        z = patches @ kernel
+        if self._pointwise:
+            nhwc = x.transpose(0, 2, 3, 1) if channels_first else x
+            view = nhwc[:, :sh * (rows.out - 1) + 1:sh, :sw * (cols.out - 1) + 1:sw, :]
+            patches = view.reshape(-1, view.shape[-1])  # copies only if x is not contiguous
+            z = patches @ kernel
+        else:
+            cnhw = x.transpose(1, 0, 2, 3) if channels_first else x.transpose(3, 0, 1, 2)
+            self._pad_buffer = _im2col.pad_cnhw(cnhw, rows, cols, 0.0, self._pad_buffer)
+            self._cols_buffer = _im2col.im2col_t(self._pad_buffer, kh, kw, sh, sw, rows.out, cols.out,
+                                                 self._cols_buffer)
+            patches = self._cols_buffer  # transposed: (kh*kw*C, N*Ho*Wo)
+            z = patches.T @ kernel
         if self.use_bias:
             z += self.bias
         z = self.activation.forward(z, out=z)
         self._patches_cache, self._z = patches, z
         self._batch = x.shape[0]
-        y = z.reshape(self._batch, self._rows.out, self._cols_geom.out, self.filters)
-        if self.data_format == "channels_first":
+        y = z.reshape(self._batch, rows.out, cols.out, self.filters)
+        if channels_first:
             y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
         return y
 
     def backward(self, grad_output):
         g = np.asarray(grad_output)
-        if self.data_format == "channels_first":
+        channels_first = self.data_format == "channels_first"
+        if channels_first:
             g = g.transpose(0, 2, 3, 1)
         g = g.reshape(-1, self.filters)
         g = self.activation.backward(self._z, g)
+        kernel = self.kernel.reshape(-1, self.filters)
         if self.trainable:
-            dkernel = (self._patches_cache.T @ g).reshape(self.kernel.shape)
-            self.grads = [dkernel] + ([column_sums(g)] if self.use_bias else [])
+            patches = self._patches_cache
+            dkernel = (patches.T @ g) if self._pointwise else (patches @ g)
+            self.grads = [dkernel.reshape(self.kernel.shape)] + ([column_sums(g)] if self.use_bias else [])
         else:
             self.grads = []
         if not self.compute_input_grad:
             return None
-        dpatches = g @ self.kernel.reshape(-1, self.filters).T
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         rows, cols = self._rows, self._cols_geom
         h, w = self._hw
         c = self.kernel.shape[2]
         n = self._batch
         if self._pointwise:
+            dpatches = (g @ kernel.T).reshape(n, rows.out, cols.out, c)
             if sh == sw == 1 and rows.out == h and cols.out == w:
-                dx = dpatches.reshape(n, h, w, c)
+                dx = dpatches
             else:
                 dx = np.zeros((n, h, w, c), dtype=dpatches.dtype)
-                dx[:, :sh * (rows.out - 1) + 1:sh, :sw * (cols.out - 1) + 1:sw, :] = \
-                    dpatches.reshape(n, rows.out, cols.out, c)
-        else:
-            padded = (n, h + rows.before + rows.after, w + cols.before + cols.after, c)
-            dxp = _im2col.col2im(dpatches, padded, kh, kw, sh, sw, rows.out, cols.out)
-            dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
-        if self.data_format == "channels_first":
-            return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
-        return np.ascontiguousarray(dx)
+                dx[:, :sh * (rows.out - 1) + 1:sh, :sw * (cols.out - 1) + 1:sw, :] = dpatches
+            return np.ascontiguousarray(dx.transpose(0, 3, 1, 2)) if channels_first else dx
+        padded = (c, n, h + rows.before + rows.after, w + cols.before + cols.after)
+        dxp = _im2col.col2im_t(kernel @ g.T, padded, kh, kw, sh, sw, rows.out, cols.out)
+        dx = dxp[:, :, rows.before:rows.before + h, cols.before:cols.before + w]  # (C, N, H, W)
+        return np.ascontiguousarray(dx.transpose(1, 0, 2, 3) if channels_first else dx.transpose(1, 2, 3, 0))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

@@ -9,9 +9,9 @@ backends' ``"SAME"`` padding):
   total // 2``, ``after = total - before``: the extra row/column goes to the bottom/right.
   (H5 k3 s1 -> 1/1, H4 k3 s2 -> 0/1, H6 k2 s1 -> 0/1, H5 k4 s2 -> 1/2.)
 
-Windows are read with ``numpy.lib.stride_tricks.as_strided`` (a view; the only copy is the
-im2col matrix itself), and col2im scatters back with one strided ``+=`` per kernel offset
-(``kh * kw`` vectorized adds, never a loop over pixels, channels or samples).
+im2col copies one strided block per kernel offset into a channel-major patch matrix, and
+col2im scatters back with one strided ``+=`` per offset (``kh * kw`` vectorized block
+operations, never a loop over pixels, channels or samples).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 
 class Axis(NamedTuple):
@@ -59,37 +58,56 @@ def pad_nhwc(x: np.ndarray, rows: Axis, cols: Axis, value: float,
     return buffer
 
 
-def windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, out_h: int, out_w: int) -> np.ndarray:
-    """Read-only view ``(N, out_h, out_w, kh, kw, C)`` of the windows of padded ``xp (N, Hp, Wp, C)``:
-    ``view[n, i, j, a, b, c] = xp[n, i*sh + a, j*sw + b, c]``. Works for any strides of ``xp``."""
-    sn, sy, sx, sc = xp.strides
-    return as_strided(xp, shape=(xp.shape[0], out_h, out_w, kh, kw, xp.shape[3]),
-                      strides=(sn, sy * sh, sx * sw, sy, sx, sc), writeable=False)
-
-
-def im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, out_h: int, out_w: int,
-           buffer: np.ndarray | None = None) -> np.ndarray:
-    """The ``(N*out_h*out_w, kh*kw*C)`` patch matrix, columns in ``(a, b, c)`` order so it
-    multiplies a Keras kernel ``(kh, kw, C, F)`` reshaped to ``(kh*kw*C, F)``."""
-    n, c = xp.shape[0], xp.shape[3]
-    shape = (n * out_h * out_w, kh * kw * c)
-    if buffer is None or buffer.shape != shape or buffer.dtype != xp.dtype:
-        buffer = np.empty(shape, dtype=xp.dtype)
-    np.copyto(buffer.reshape(n, out_h, out_w, kh, kw, c), windows(xp, kh, kw, sh, sw, out_h, out_w))
+def pad_cnhw(x_cnhw: np.ndarray, rows: Axis, cols: Axis, value: float,
+             buffer: np.ndarray | None = None) -> np.ndarray:
+    """``x (C, N, H, W)`` (any strides, e.g. a transposed NHWC view) copied into a contiguous,
+    padded ``(C, N, Hp, Wp)`` array; reuses ``buffer`` when its shape fits (its border must
+    already hold ``value``). Without padding the result is ``x`` made contiguous."""
+    c, n, h, w = x_cnhw.shape
+    shape = (c, n, h + rows.before + rows.after, w + cols.before + cols.after)
+    if buffer is None or buffer.shape != shape or buffer.dtype != x_cnhw.dtype:
+        buffer = np.full(shape, value, dtype=x_cnhw.dtype)
+    buffer[:, :, rows.before:rows.before + h, cols.before:cols.before + w] = x_cnhw
     return buffer
 
 
-def col2im(cols: np.ndarray, padded_shape: tuple[int, int, int, int], kh: int, kw: int,
-           sh: int, sw: int, out_h: int, out_w: int) -> np.ndarray:
-    """Adjoint of :func:`im2col`: ``(N*out_h*out_w, kh*kw*C)`` -> ``(N, Hp, Wp, C)``, summing the
-    contributions of overlapping windows."""
-    n, hp, wp, c = padded_shape
-    patches = cols.reshape(n, out_h, out_w, kh, kw, c)
-    result = np.zeros(padded_shape, dtype=cols.dtype)
-    row_end, col_end = sh * (out_h - 1) + 1, sw * (out_w - 1) + 1
+def _offset(a: int, b: int, sh: int, sw: int, out_h: int, out_w: int) -> tuple[slice, slice]:
+    return slice(a, a + sh * (out_h - 1) + 1, sh), slice(b, b + sw * (out_w - 1) + 1, sw)
+
+
+def im2col_t(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, out_h: int, out_w: int,
+             buffer: np.ndarray | None = None) -> np.ndarray:
+    """Transposed patch matrix ``P^T`` of shape ``(kh*kw*C, N*out_h*out_w)`` from a padded
+    channel-major ``xp (C, N, Hp, Wp)``: ``P^T[(a*kw + b)*C + c, (n*out_h + i)*out_w + j] =
+    xp[c, n, i*sh + a, j*sw + b]``. Rows are in ``(a, b, c)`` order, so ``P^T`` pairs with a
+    Keras kernel ``(kh, kw, C, F)`` reshaped to ``(kh*kw*C, F)``: ``z = P^T.T @ K``.
+
+    Channel-major keeps the innermost copy loop over image columns (long, contiguous) rather
+    than over channels (3 for an RGB input): ``kh*kw`` block copies, 1.5-4x faster than
+    copying NHWC windows."""
+    c, n = xp.shape[0], xp.shape[1]
+    shape = (kh * kw * c, n * out_h * out_w)
+    if buffer is None or buffer.shape != shape or buffer.dtype != xp.dtype:
+        buffer = np.empty(shape, dtype=xp.dtype)
+    blocks = buffer.reshape(kh, kw, c, n, out_h, out_w)
     for a in range(kh):
         for b in range(kw):
-            result[:, a:a + row_end:sh, b:b + col_end:sw, :] += patches[:, :, :, a, b, :]
+            rows, cols = _offset(a, b, sh, sw, out_h, out_w)
+            blocks[a, b] = xp[:, :, rows, cols]
+    return buffer
+
+
+def col2im_t(cols_t: np.ndarray, padded_shape: tuple[int, int, int, int], kh: int, kw: int,
+             sh: int, sw: int, out_h: int, out_w: int) -> np.ndarray:
+    """Adjoint of :func:`im2col_t`: ``(kh*kw*C, N*out_h*out_w)`` -> ``(C, N, Hp, Wp)``, summing
+    the contributions of overlapping windows (one strided ``+=`` per kernel offset)."""
+    c, n = padded_shape[0], padded_shape[1]
+    blocks = cols_t.reshape(kh, kw, c, n, out_h, out_w)
+    result = np.zeros(padded_shape, dtype=cols_t.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            rows, cols = _offset(a, b, sh, sw, out_h, out_w)
+            result[:, :, rows, cols] += blocks[a, b]
     return result
 
 

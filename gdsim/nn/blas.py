@@ -1,0 +1,106 @@
+"""Control the number of OpenBLAS threads NumPy uses (no threadpoolctl needed).
+
+Why: the network's GEMMs are small (a 32-image batch of 32x32 conv features is a
+32768 x 27 by 27 x 16 product). With two OpenBLAS threads on a 2-core machine that is also
+running anything else, the threads spin-wait on each other: measured on the gdsim seed CNN,
+forward + backward took ~440 ms per batch with 2 threads under load vs ~12-27 ms with 1.
+Training therefore runs best single-threaded; :func:`blas_threads` sets that for a block.
+
+The setter is looked up in the OpenBLAS library NumPy already loaded (Linux: found through
+``/proc/self/maps``; otherwise next to NumPy). If none is found (another BLAS, another OS),
+everything here is a harmless no-op and :func:`available` returns ``False``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+from typing import Iterator
+
+from gdsim import _validate
+
+_SETTERS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "openblas_set_num_threads")
+_GETTERS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads")
+
+_library: tuple | None = None
+_searched = False
+
+
+def _candidate_paths() -> list[str]:
+    paths = []
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.rsplit(" ", 1)[-1].strip()
+                if "openblas" in os.path.basename(path).lower() and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    if not paths:
+        import numpy
+
+        libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
+        if os.path.isdir(libs):
+            paths += [os.path.join(libs, f) for f in sorted(os.listdir(libs)) if "openblas" in f.lower()]
+    return paths
+
+
+def _find() -> tuple | None:
+    global _library, _searched
+    if _searched:
+        return _library
+    _searched = True
+    import numpy  # noqa: F401  (make sure NumPy's BLAS is loaded first)
+
+    for path in _candidate_paths():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        setter = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
+        getter = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
+        if setter is not None and getter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_int], None
+            getter.argtypes, getter.restype = [], ctypes.c_int
+            _library = (setter, getter)
+            break
+    return _library
+
+
+def available() -> bool:
+    """Whether the OpenBLAS thread count can be controlled in this process."""
+    return _find() is not None
+
+
+def get_threads() -> int | None:
+    """Current OpenBLAS thread count, or ``None`` if it cannot be read."""
+    found = _find()
+    return None if found is None else int(found[1]())
+
+
+def set_threads(n: int) -> bool:
+    """Set the OpenBLAS thread count (process-wide); ``False`` if not possible."""
+    n = _validate.integer("n", n, minimum=1)
+    found = _find()
+    if found is None:
+        return False
+    found[0](n)
+    return True
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None = 1) -> Iterator[bool]:
+    """Run a block with ``n`` OpenBLAS threads (``None``: leave as is), restoring the previous
+    count afterwards. Yields whether the setting took effect."""
+    if n is None:
+        yield False
+        return
+    n = _validate.integer("n", n, minimum=1)
+    previous = get_threads()
+    changed = set_threads(n)
+    try:
+        yield changed
+    finally:
+        if changed and previous is not None:
+            set_threads(previous)
