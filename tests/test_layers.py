@@ -81,7 +81,7 @@ data_formats = st.sampled_from(["channels_last", "channels_first"])
 
 
 # ------------------------------------------------------------------------------ Dense
-@settings(max_examples=30)
+@settings(max_examples=60)
 @given(n=st.integers(1, 3), extra=st.lists(st.integers(1, 3), max_size=1), fan_in=st.integers(1, 4),
        units=st.integers(1, 4), activation=st.sampled_from([None, "relu", "tanh", "sigmoid", "softmax"]),
        use_bias=st.booleans(), seed=st.integers(0, 2**16))
@@ -103,7 +103,7 @@ def test_dense_forward_formula_and_glorot_limit():
     assert layer.count_params() == 15
 
 
-@settings(max_examples=10)
+@settings(max_examples=30)
 @given(name=st.sampled_from(["relu", "tanh", "sigmoid", "softmax", "linear"]),
        shape=st.lists(st.integers(1, 4), min_size=1, max_size=3), seed=st.integers(0, 2**16))
 def test_activation_gradients(name, shape, seed):
@@ -133,7 +133,7 @@ def test_activation_values():
 
 
 # ------------------------------------------------------------------------------ Conv2D
-@settings(max_examples=60)
+@settings(max_examples=150)
 @given(n=st.integers(1, 2), h=st.integers(1, 6), w=st.integers(1, 6), c=st.integers(1, 3),
        filters=st.integers(1, 3), kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3),
        sw=st.integers(1, 3), padding=st.sampled_from(["valid", "same"]), data_format=data_formats,
@@ -201,7 +201,7 @@ def test_conv2d_first_layer_can_skip_input_gradient():
 
 
 # ------------------------------------------------------------------------------ pooling
-@settings(max_examples=50)
+@settings(max_examples=100)
 @given(n=st.integers(1, 2), h=st.integers(1, 7), w=st.integers(1, 7), c=st.integers(1, 3),
        ph=st.integers(1, 3), pw=st.integers(1, 3), strides=st.one_of(st.none(), st.tuples(
            st.integers(1, 3), st.integers(1, 3))), padding=st.sampled_from(["valid", "same"]),
@@ -238,7 +238,7 @@ def test_maxpool_default_geometry_floors_odd_sizes():
 
 
 # ------------------------------------------------------------------------------ BatchNorm
-@settings(max_examples=50)
+@settings(max_examples=100)
 @given(data=st.data(), shape=st.lists(st.integers(1, 3), min_size=1, max_size=3),
        n=st.integers(2, 3), training=st.booleans(), center=st.booleans(), scale=st.booleans(),
        seed=st.integers(0, 2**16))
@@ -414,3 +414,99 @@ def test_keras_style_names_and_configs():
     assert config["kernel_size"] == (3, 3) and config["padding"] == "same"
     assert config["input_shape"] == (8, 8, 3) and config["strides"] == (1, 1)
     assert isinstance(initializers.get("glorot_uniform"), initializers.GlorotUniform)
+
+
+# ------------------------------------------------------------------------------ chains
+def _seed_like_network(data_format: str) -> list[Layer]:
+    axis = 1 if data_format == "channels_first" else -1
+    return [Conv2D(3, 3, padding="same", data_format=data_format), Activation("relu"),
+            BatchNormalization(axis=axis), Conv2D(4, 1, padding="same", data_format=data_format),
+            Activation("relu"), BatchNormalization(axis=axis), MaxPooling2D(data_format=data_format),
+            Flatten(data_format=data_format), Dense(5), Activation("relu"), BatchNormalization(),
+            Dense(2), Activation("softmax")]
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_seed_like_network_end_to_end_gradients(data_format):
+    """The seed CNN's layer pattern chained by hand, crossentropy on top, training mode:
+    every parameter gradient and dL/dx against finite differences."""
+    from gdsim.nn import losses
+
+    rng = np.random.default_rng(0)
+    shape = (2, 6, 6) if data_format == "channels_first" else (6, 6, 2)
+    net = _seed_like_network(data_format)
+    current = shape
+    for layer in net:
+        _build(layer, current, seed=1)
+        current = layer.compute_output_shape(current)
+    for layer in net:
+        _randomize(layer, rng)
+    x = rng.standard_normal((3,) + shape)
+    y = np.eye(2)[[0, 1, 1]]
+    loss = losses.CategoricalCrossentropy()
+
+    def f():
+        h = x
+        for layer in net:
+            h = layer.forward(h, training=True)
+        return float(loss(y, h))
+
+    h = x
+    for layer in net:
+        h = layer.forward(h, training=True)
+    g = loss.grad(y, h)
+    for layer in reversed(net):
+        g = layer.backward(g)
+    _close(g, _numeric(f, x), "network dL/dx")
+    for layer in net:
+        grads = [a.copy() for a in layer.grads]
+        for i, (w, a) in enumerate(zip(layer.trainable_weights, grads)):
+            _close(a, _numeric(f, w), f"network {type(layer).__name__} dL/dw[{i}]")
+
+
+def test_buffer_reuse_follows_the_batch_size_and_the_last_forward():
+    rng = np.random.default_rng(0)
+    layer = _build(Conv2D(2, 3, padding="same"), (5, 5, 2))
+    reference = _build(Conv2D(2, 3, padding="same"), (5, 5, 2))
+    reference.set_weights(layer.get_weights())
+    big, small = rng.standard_normal((4, 5, 5, 2)), rng.standard_normal((2, 5, 5, 2))
+    first = layer.forward(big, training=True)
+    layer.forward(small, training=True)
+    again = layer.forward(big, training=True)
+    np.testing.assert_array_equal(first, again)  # buffers resized back, result unchanged
+    g = rng.standard_normal(first.shape)
+    dx = layer.backward(g)
+    reference.forward(big, training=True)
+    np.testing.assert_array_equal(dx, reference.backward(g))
+    for a, b in zip(layer.grads, reference.grads):
+        np.testing.assert_array_equal(a, b)
+    # returned arrays are not overwritten by later calls
+    kept = first.copy()
+    layer.forward(small, training=True)
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_float32_layers_compute_in_float32():
+    rng = np.random.default_rng(0)
+    for layer, shape in [(Conv2D(2, 3, padding="same"), (4, 4, 3)), (BatchNormalization(), (4, 4, 3)),
+                         (MaxPooling2D(), (4, 4, 3)), (Dense(3), (5,)), (Dropout(0.5), (5,))]:
+        _build(layer, shape, dtype=np.float32)
+        x = rng.standard_normal((2,) + shape)  # float64 input is cast to the layer dtype
+        y = layer.forward(x, training=True)
+        assert y.dtype == np.float32
+        dx = layer.backward(np.ones_like(y))
+        assert dx.dtype == np.float32 and all(g.dtype == np.float32 for g in layer.grads)
+
+
+def test_blas_thread_control_roundtrip():
+    from gdsim.nn import blas
+
+    if not blas.available():
+        assert blas.set_threads(1) is False and blas.get_threads() is None
+        return
+    before = blas.get_threads()
+    with blas.blas_threads(1) as changed:
+        assert changed and blas.get_threads() == 1
+    assert blas.get_threads() == before
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        blas.set_threads(0)
