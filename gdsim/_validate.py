@@ -17,15 +17,16 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
+def show(value: Any) -> str:
+    """A short one-line repr: error messages stay on one line (the CLI prints exactly one)."""
+    text = " ".join(repr(value).split())
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def real(name: str, value: Any) -> float:
     """A finite or non-finite real scalar (bools are rejected: ``True`` is not a learning rate)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {_show(value)} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be a real number, got {show(value)} of type {type(value).__name__}")
     return float(value)
 
 
@@ -66,7 +67,7 @@ def in_range(name: str, value: Any, low: float, high: float, *, low_open: bool =
 def integer(name: str, value: Any, *, minimum: int | None = None) -> int:
     """A Python or NumPy integer (not a bool, not a float), optionally >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {_show(value)} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be an integer, got {show(value)} of type {type(value).__name__}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
@@ -75,7 +76,7 @@ def integer(name: str, value: Any, *, minimum: int | None = None) -> int:
 
 def boolean(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {_show(value)}")
+        raise TypeError(f"{name} must be True or False, got {show(value)}")
     return bool(value)
 
 
@@ -83,11 +84,11 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
     """One of ``options``; the error lists them all and suggests the closest match."""
     options = list(options)
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of {options}, got {_show(value)}")
+        raise TypeError(f"{name} must be a string, one of {options}, got {show(value)}")
     if value not in options:
         close = difflib.get_close_matches(value, options, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown {name} {value!r}{hint}; expected one of {options}")
+        raise ValueError(f"unknown {name} {show(value)}{hint}; expected one of {options}")
     return value
 
 
@@ -96,7 +97,7 @@ def float_dtype(name: str, value: Any) -> np.dtype:
     try:
         dtype = np.dtype(value)
     except TypeError:
-        raise TypeError(f"{name} must be 'float32' or 'float64', got {_show(value)}") from None
+        raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}") from None
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype}")
     return dtype
@@ -106,11 +107,11 @@ def array(name: str, value: Any, *, dtype: Any = None, ndim: int | Sequence[int]
           allow_empty: bool = False, require_finite: bool = True) -> np.ndarray:
     """A numeric array, optionally of the given rank(s), non-empty and finite."""
     if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a numeric array, got {_show(value)}")
+        raise TypeError(f"{name} must be a numeric array, got {show(value)}")
     try:
         result = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array, got {_show(value)} ({exc})") from None
+        raise TypeError(f"{name} must be a numeric array, got {show(value)} ({exc})") from None
     if result.dtype == object or not (np.issubdtype(result.dtype, np.number) or result.dtype == bool):
         raise TypeError(f"{name} must be a numeric array, got dtype {result.dtype}")
     if ndim is not None:

@@ -613,6 +613,6 @@ def get(identifier: str | Optimizer) -> Optimizer:
         return identifier
     if not isinstance(identifier, str):
         raise TypeError(f"optimizer must be a name {sorted(_REGISTRY)} or an Optimizer, got "
-                        f"{identifier!r}")
+                        f"{_validate.show(identifier)}")
     name = _validate.choice("optimizer", identifier.lower(), sorted(_REGISTRY))
     return _REGISTRY[name]()

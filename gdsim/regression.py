@@ -85,7 +85,7 @@ def run(n: int = 20, optimizer: str | optim.Optimizer = "sgd", kernel: float = 0
     if predict_at is not None:
         prediction = float(model.predict(np.array([_validate.finite("predict", predict_at)]))[0, 0])
     (w,), b = model.get_weights()
-    return RegressionRun(loss=history.history["loss"], kernel=float(w[0]), bias=float(b[0]),
+    return RegressionRun(loss=history.history.get("loss", []), kernel=float(w[0]), bias=float(b[0]),
                          prediction=prediction, first_inf_epoch=history.first_inf_epoch,
                          first_nan_epoch=history.first_nan_epoch)
 

@@ -26,7 +26,7 @@ __all__ = ["Schedule", "Constant", "constant", "ExponentialDecay", "InverseTimeD
 def _steps(step: Any) -> np.ndarray:
     arr = np.asarray(step)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"step must be an integer or an integer array, got {step!r} of dtype {arr.dtype}")
+        raise TypeError(f"step must be an integer or an integer array, got {_validate.show(step)} of dtype {arr.dtype}")
     if arr.size and arr.min() < 0:
         raise ValueError(f"step must be >= 0, got minimum {arr.min()}")
     return arr

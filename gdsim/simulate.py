@@ -198,7 +198,7 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     else:
         ids = _validate.array("run_ids", run_ids)
         if not np.issubdtype(ids.dtype, np.integer) or (ids.size and ids.min() < 0):
-            raise ValueError(f"run_ids must be integers >= 0, got {ids!r}")
+            raise ValueError(f"run_ids must be integers >= 0, got {_validate.show(ids)}")
         if ids.shape != runs:
             raise ValueError(f"run_ids must have the runs shape {runs}, got {ids.shape}")
         ids = ids.astype(np.int64)

@@ -9,3 +9,13 @@ settings.register_profile("dev", deadline=None, suppress_health_check=[HealthChe
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests import fuzz_counter
+
+    if fuzz_counter["tried"]:
+        terminalreporter.write_line(
+            f"fuzz: {fuzz_counter['tried']} generated bad inputs tried, "
+            f"{fuzz_counter['rejected']} rejected with a clear ValueError/TypeError, "
+            "the rest were valid odd values; nothing else escaped")

@@ -78,3 +78,10 @@ def test_json_numbers_spell_out_non_finite_values():
 def test_bad_regression_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         regression.run(**kwargs)
+
+
+def test_zero_epochs_trains_nothing_and_reports_the_init():
+    result = regression.run(n=5, kernel=0.3, bias=0.1, epochs=0)
+    assert result.loss == [] and result.first_inf_epoch is None
+    assert (result.kernel, result.bias) == pytest.approx((0.3, 0.1))
+    assert result.prediction == pytest.approx(25 * 0.3 + 0.1, rel=1e-6)
