@@ -63,6 +63,10 @@ def _cases():
             shape(4, 4, 3))
         add(f"conv-1x1-s2-{fmt}", lambda fmt=fmt: gl.Conv2D(2, 1, strides=2, data_format=fmt),
             lambda k, fmt=fmt: k.layers.Conv2D(2, 1, strides=2, data_format=fmt), shape(5, 5, 3))
+        add(f"conv-same-k2x3-s3x2-{fmt}",
+            lambda fmt=fmt: gl.Conv2D(2, (2, 3), strides=(3, 2), padding="same", data_format=fmt),
+            lambda k, fmt=fmt: k.layers.Conv2D(2, (2, 3), strides=(3, 2), padding="same", data_format=fmt),
+            shape(7, 6, 2))
         add(f"maxpool-default-{fmt}", lambda fmt=fmt: gl.MaxPooling2D(data_format=fmt),
             lambda k, fmt=fmt: k.layers.MaxPooling2D(data_format=fmt), shape(5, 4, 2))
         add(f"maxpool-3-s1-{fmt}", lambda fmt=fmt: gl.MaxPooling2D(3, strides=1, data_format=fmt),
