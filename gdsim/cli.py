@@ -1,6 +1,7 @@
 """The ``gdsim`` command.
 
-    gdsim reproduce [--json]            the seed question's runs beside its printed numbers
+    gdsim reproduce [--json]            the xs/ys question's runs beside its printed numbers
+    gdsim reproduce cnn [--epochs N] [--n N] [--json]   the validation-spike question's run
     gdsim regression [options]          any variant of the xs/ys run, Keras-style output
     gdsim analyze regression [options]  Hessian, critical learning rate, predicted loss ratio
     gdsim figures [--out DIR] [--only NAME] [--quick] [--list]   the lecture figures
@@ -31,6 +32,10 @@ def _print_json(payload) -> None:
 
 # ----------------------------------------------------------------------------- reproduce
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.target == "cnn":
+        return cmd_reproduce_cnn(args)
+    if args.epochs is not None or args.n is not None:
+        raise ValueError("--epochs and --n apply to 'gdsim reproduce cnn' only")
     from gdsim import reproduce
 
     rows = reproduce.regression_table()
@@ -39,6 +44,19 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     else:
         print("The xs/ys question (shared/seeds/001): Keras printed vs gdsim computed\n")
         print(reproduce.format_table(rows))
+    return 0
+
+
+def cmd_reproduce_cnn(args: argparse.Namespace) -> int:
+    """The "validation loss sometimes spikes" run: the seed's CNN on gdsim's genuine/fake set."""
+    from gdsim import cnn_experiments
+
+    epochs = 100 if args.epochs is None else _validate.integer("--epochs", args.epochs, minimum=1)
+    n = 8000 if args.n is None else _validate.integer("--n", args.n, minimum=8)
+    result = cnn_experiments.reproduce_cnn(epochs=epochs, n=n, json_output=args.json,
+                                           out_dir=args.out)
+    if args.json:
+        _print_json(result)
     return 0
 
 
@@ -132,7 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     reproduce = commands.add_parser("reproduce", help="the seed questions' runs beside their "
                                                       "printed numbers")
-    reproduce.add_argument("--json", action="store_true", help="print the table as JSON")
+    reproduce.add_argument("target", nargs="?", default="regression", choices=["regression", "cnn"],
+                           help="regression: the xs/ys question (default); cnn: the validation-"
+                                "spike question's training run")
+    reproduce.add_argument("--epochs", type=int, help="cnn: epochs (default 100, as the seed)")
+    reproduce.add_argument("--n", type=int, help="cnn: number of images (default 8000)")
+    reproduce.add_argument("--out", default="figures", help="cnn: where the curves and history go")
+    reproduce.add_argument("--json", action="store_true", help="print the results as JSON")
     reproduce.set_defaults(handler=cmd_reproduce)
 
     regression = commands.add_parser("regression", help="run any variant of the xs/ys question")
