@@ -34,3 +34,39 @@ def column_sums(a: np.ndarray) -> np.ndarray:
 def column_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``sum_i a[i, :] * b[i, :]`` of two 2-D arrays of the same shape, shape ``(C,)``."""
     return column_sums(a * b)
+
+
+def fold_factor(rows: int, columns: int, target: int = 256) -> int:
+    """The smallest ``r`` dividing ``rows`` with ``r * columns >= target`` (1 if none).
+
+    A per-column vector broadcast over a tall ``(m, C)`` matrix runs NumPy's inner loop only
+    ``C`` long (16 channels: ~0.2 ms per pass over 32768 x 16); viewing the matrix as
+    ``(m / r, r*C)`` and tiling the vector ``r`` times makes the inner loop long (~0.085 ms).
+    """
+    if columns >= target:
+        return 1
+    for r in range(-(-target // columns), rows + 1):
+        if rows % r == 0:
+            return r
+    return 1
+
+
+class Folded:
+    """A ``(m, C)`` matrix viewed as ``(m / r, r*C)`` for fast per-column arithmetic."""
+
+    def __init__(self, rows: int, columns: int):
+        self.columns = columns
+        self.r = fold_factor(rows, columns)
+
+    def view(self, a: np.ndarray) -> np.ndarray:
+        """The wide view of a ``(m, C)`` array (a copy only if ``a`` is not contiguous)."""
+        return a.reshape(-1, self.r * self.columns)
+
+    def tile(self, v: np.ndarray) -> np.ndarray:
+        """A per-column ``(C,)`` vector repeated to broadcast against :meth:`view`."""
+        return np.tile(v, self.r) if self.r > 1 else v
+
+    def sums(self, wide: np.ndarray) -> np.ndarray:
+        """Per-column sums ``(C,)`` of a wide view."""
+        partial = column_sums(wide)
+        return partial.reshape(self.r, self.columns).sum(axis=0) if self.r > 1 else partial

@@ -10,7 +10,7 @@ from gdsim import _validate
 from gdsim.nn import activations as _activations
 from gdsim.nn import initializers as _initializers
 from gdsim.nn import im2col as _im2col
-from gdsim.nn._reduce import column_sums
+from gdsim.nn._reduce import Folded, column_sums
 from gdsim.nn.base import Layer, normalize_data_format
 
 
@@ -127,7 +127,9 @@ class Conv2D(Layer):
             patches = self._cols_buffer  # transposed: (kh*kw*C, N*Ho*Wo)
             z = patches.T @ kernel
         if self.use_bias:
-            z += self.bias
+            fold = Folded(z.shape[0], self.filters)  # long inner loop for the broadcast add
+            wide = fold.view(z)
+            wide += fold.tile(self.bias)
         z = self.activation.forward(z, out=z)
         self._patches_cache, self._z = patches, z
         self._batch = x.shape[0]

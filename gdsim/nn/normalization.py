@@ -8,7 +8,7 @@ import numpy as np
 
 from gdsim import _validate
 from gdsim.nn import initializers as _initializers
-from gdsim.nn._reduce import column_dots, column_sums
+from gdsim.nn._reduce import Folded
 from gdsim.nn.base import Layer
 
 
@@ -84,9 +84,11 @@ class BatchNormalization(Layer):
         return np.moveaxis(x, self._axis, -1).reshape(-1, x.shape[self._axis])
 
     def _from_matrix(self, y2: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Back from a (possibly folded) channel-last matrix to the layer's layout."""
         if self._last_axis:
             return y2.reshape(shape)
         moved = shape[:self._axis] + shape[self._axis + 1:] + (shape[self._axis],)
+        # y2 may be folded (m / r, r*C): its C-order data is the (m, C) matrix all the same
         return np.ascontiguousarray(np.moveaxis(y2.reshape(moved), -1, self._axis))
 
     def _gamma(self) -> np.ndarray:
@@ -98,14 +100,16 @@ class BatchNormalization(Layer):
     def forward(self, x, training=False):
         x = self._check_input(x)
         x2 = self._to_matrix(x)
+        m = x2.shape[0]
+        fold = Folded(m, x2.shape[1])
+        xw = fold.view(x2)
         dtype = self.dtype.type
         batch_stats = bool(training) and self.trainable
         if batch_stats:
-            m = x2.shape[0]
-            mean = column_sums(x2) / dtype(m)
-            centered = x2 - mean
+            mean = fold.sums(xw) / dtype(m)
+            centered = xw - fold.tile(mean)
             centered *= centered
-            var = column_sums(centered) / dtype(m)
+            var = fold.sums(centered) / dtype(m)
             momentum = dtype(self.momentum)
             self.moving_mean = self.moving_mean * momentum + mean * dtype(1.0 - self.momentum)
             self.moving_variance = self.moving_variance * momentum + var * dtype(1.0 - self.momentum)
@@ -114,23 +118,24 @@ class BatchNormalization(Layer):
         rstd = dtype(1.0) / np.sqrt(var + dtype(self.epsilon))
         inv = rstd * self._gamma()
         shift = self._beta() - mean * inv
-        y2 = x2 * inv
-        y2 += shift
-        self._cache = (x2, mean, rstd, batch_stats)
-        return self._from_matrix(y2, x.shape)
+        yw = xw * fold.tile(inv)
+        yw += fold.tile(shift)
+        self._cache = (xw, fold, mean, rstd, batch_stats)
+        return self._from_matrix(yw, x.shape)
 
     def backward(self, grad_output):
-        x2, mean, rstd, batch_stats = self._cache
-        g = self._to_matrix(np.asarray(grad_output))
+        xw, fold, mean, rstd, batch_stats = self._cache
+        gw = fold.view(self._to_matrix(np.asarray(grad_output)))
         dtype = self.dtype.type
         gamma = self._gamma()
         need_param_grads = self.trainable
         need_dgamma = batch_stats or (need_param_grads and self.scale)
-        dbeta = column_sums(g)
+        dbeta = fold.sums(gw)
         if need_dgamma:
-            xhat = x2 - mean
-            xhat *= rstd
-            dgamma = column_dots(g, xhat)
+            xhat = xw - fold.tile(mean)
+            xhat *= fold.tile(rstd)
+            product = gw * xhat
+            dgamma = fold.sums(product)
         if need_param_grads:
             self.grads = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
         else:
@@ -138,13 +143,13 @@ class BatchNormalization(Layer):
         if not self.compute_input_grad:
             return None
         if batch_stats:
-            m = dtype(x2.shape[0])
-            xhat *= dgamma / m
-            dx = g - xhat
-            dx -= dbeta / m
-            dx *= gamma * rstd
+            m = dtype(xw.size // fold.columns)
+            dx = np.multiply(xhat, fold.tile(dgamma / m), out=product)  # reuse the buffer
+            np.subtract(gw, dx, out=dx)
+            dx -= fold.tile(dbeta / m)
+            dx *= fold.tile(gamma * rstd)
         else:
-            dx = g * (gamma * rstd)
+            dx = gw * fold.tile(gamma * rstd)
         return self._from_matrix(dx, np.shape(grad_output))
 
     def get_config(self):
