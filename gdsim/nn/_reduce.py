@@ -1,4 +1,4 @@
-"""Fast per-column sums for the ``(m, C)`` matrices of bias and BatchNorm gradients.
+"""Fast per-column sums and broadcasts for the tall ``(m, C)`` matrices of conv/BN layers.
 
 ``a.sum(axis=0)`` on a tall, narrow float32 matrix runs a strided Python-free but
 non-vectorized loop (~0.8 ms for 32768 x 16); the same sum as one BLAS GEMV ``ones @ a`` takes
@@ -29,11 +29,6 @@ def column_sums(a: np.ndarray) -> np.ndarray:
     if a.shape[0] == 0:
         return np.zeros(a.shape[1], dtype=a.dtype)
     return _ones(a.shape[0], a.dtype) @ a
-
-
-def column_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``sum_i a[i, :] * b[i, :]`` of two 2-D arrays of the same shape, shape ``(C,)``."""
-    return column_sums(a * b)
 
 
 def fold_factor(rows: int, columns: int, target: int = 256) -> int:

@@ -22,13 +22,13 @@ re-exported here: ``from gdsim.nn.layers import Conv2D`` works.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from gdsim import _validate
 from gdsim.nn._reduce import column_sums
-from gdsim.nn.base import Layer, _shape_tuple, normalize_data_format
+from gdsim.nn.base import Layer, normalize_data_format
 from gdsim.nn import activations as _activations
 from gdsim.nn import initializers as _initializers
 
