@@ -1,10 +1,12 @@
 """The :class:`Layer` protocol every gdsim layer follows, and small shared helpers.
 
 Contract on buffers: a layer never writes into the arrays it is *given* (``x`` in forward,
-``grad_output`` in backward). It may keep a reference to arrays it returned (e.g. Dense keeps
-its activation output for the backward pass), so callers must not edit returned arrays in
-place either. Arrays returned from ``forward`` may be views of the input (Flatten, inference
-Dropout).
+``grad_output`` in backward). It keeps references instead of copies for its backward pass
+(its input ``x``, or its own output for activations), so between ``forward`` and
+``backward`` callers must not edit ``x`` or the returned array in place. Arrays returned
+from ``forward`` may be views of the input (Flatten, inference Dropout). Internal scratch
+buffers (the im2col matrix) are reused from batch to batch: only the last forward can be
+back-propagated, which is how training uses them.
 """
 
 from __future__ import annotations
