@@ -147,21 +147,24 @@ def test_forward_and_gradients_float64(k64, ours_factory, keras_factory, shape, 
     ours, theirs = _pair(ours_factory, keras_factory, k64, shape, np.float64, seed=5)
     assert all(v.dtype == "float64" for v in theirs.trainable_variables)
     x = _inputs(shape, np.float64, seed=5)
-    want, _ = _keras_call(theirs, x, training)
     got = ours.forward(x, training=training)
+    r = np.random.default_rng(6).standard_normal(got.shape)
+    non_trainable = [v.value for v in theirs.non_trainable_variables]
+    kwargs = _training_kwargs(theirs, training)
+
+    @jax.jit
+    def keras_output_and_grads(x, trainable):
+        # one compiled call: Keras's output and the VJP of sum(r * output)
+        out, pullback = jax.vjp(lambda x, w: theirs.stateless_call(w, non_trainable, x, **kwargs)[0],
+                                x, trainable)
+        return out, pullback(jnp.asarray(r, out.dtype))
+
+    trainable = [v.value for v in theirs.trainable_variables]
+    want, (dx_want, dw_want) = keras_output_and_grads(x, trainable)
+    assert want.dtype == (np.float64 if exact64 else want.dtype)
     # float32 BN gradients suffer cancellation (notes section 0.6): 1e-3 for those
     forward_tol, grad_tol = (1e-12, 1e-9) if exact64 else (1e-6, 1e-3 if training else 1e-5)
     assert _rel(got, want) < forward_tol
-
-    r = np.random.default_rng(6).standard_normal(want.shape)
-    non_trainable = [v.value for v in theirs.non_trainable_variables]
-
-    def scalar(x, trainable):
-        out, _ = theirs.stateless_call(trainable, non_trainable, x, **_training_kwargs(theirs, training))
-        return jnp.sum(r * out)
-
-    trainable = [v.value for v in theirs.trainable_variables]
-    dx_want, dw_want = jax.jit(jax.grad(scalar, argnums=(0, 1)))(x, trainable)
     dx = ours.backward(r)
     assert _rel(dx, dx_want) < grad_tol
     assert len(ours.grads) == len(dw_want)
@@ -204,7 +207,7 @@ def test_batchnorm_float64_matches_keras_ops_formula(k64, axis, shape, training)
     if training:  # Keras: moving * momentum + batch * (1 - momentum), biased variance
         assert _rel(ours.moving_mean, moving_mean * 0.9 + np.asarray(mean) * (1 - 0.9)) < 1e-13
         assert _rel(ours.moving_variance, moving_variance * 0.9 + np.asarray(variance) * (1 - 0.9)) < 1e-13
-    grads_want = jax.grad(lambda *a: jnp.sum(r * keras_bn(*a)[0]), argnums=(0, 1, 2))(x, gamma, beta)
+    grads_want = jax.jit(jax.grad(lambda *a: jnp.sum(r * keras_bn(*a)[0]), argnums=(0, 1, 2)))(x, gamma, beta)
     dx = ours.backward(r)
     for got_grad, want_grad in zip([dx] + ours.grads, grads_want):
         assert _rel(got_grad, want_grad) < 1e-9
@@ -307,7 +310,7 @@ def test_losses_float64_value_and_gradient(k64, ours, keras_name, kwargs, y_true
     import jax
 
     theirs = getattr(k64.losses, keras_name)(**kwargs)
-    want, grad_want = jax.value_and_grad(lambda p: theirs(y_true, p))(y_pred)
+    want, grad_want = jax.jit(jax.value_and_grad(lambda p: theirs(y_true, p)))(y_pred)
     assert np.asarray(want).dtype == np.float64
     # Keras-JAX's ops.mean accumulates in float32 even for float64 (MSE and BCE use it)
     tol = 1e-13 if keras_name.endswith("CategoricalCrossentropy") else 2e-7
