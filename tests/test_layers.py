@@ -124,6 +124,7 @@ def test_activation_values():
         np.testing.assert_allclose(_build(Activation(name), (3,)).forward(x)[0], want, rtol=1e-14)
     relu = _build(ReLU(), (3,))
     np.testing.assert_array_equal(relu.forward(x), [[0, 0, 3]])
+    assert _build(Activation(None), (3,)).activation.name == "linear"  # Keras: None means linear
     assert ReLU.base_name() == "re_lu"
     # relu'(0) = 0 and a dead unit passes 0 even for an infinite upstream gradient
     np.testing.assert_array_equal(relu.backward(np.array([[np.inf, np.inf, 1.0]])), [[0, 0, 1]])

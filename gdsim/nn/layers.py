@@ -105,13 +105,10 @@ class Activation(Layer):
     ``"linear"`` (``keras.layers.Activation``); see :mod:`gdsim.nn.activations` for the
     derivatives."""
 
-    def __init__(self, activation: str, input_shape: Sequence[int] | None = None,
+    def __init__(self, activation: str | None, input_shape: Sequence[int] | None = None,
                  name: str | None = None, trainable: bool = True):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
-        if activation is None:
-            raise TypeError("activation must be a string, one of "
-                            f"{_activations.names()}, got None")
-        self.activation = _activations.get(activation)
+        self.activation = _activations.get(activation)  # None -> "linear", as in Keras
 
     def forward(self, x, training=False):
         x = self._check_input(x)
