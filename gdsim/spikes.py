@@ -18,7 +18,7 @@ Definition (epochs are 1-based like Keras's ``Epoch t/T``; ``v_t`` the value at 
 
 An *excursion* starts at an epoch s that exceeds while the epoch before was at the
 baseline level, ``e_s and v_{s-1} finite and v_{s-1} <= L_s``, and that is not inside an
-earlier excursion. With the baseline frozen at ``b = b_s`` and level ``L = L_s``, its
+earlier spike. With the baseline frozen at ``b = b_s`` and level ``L = L_s``, its
 return epoch is
 
     r = min{ u > s : v_u finite and v_u <= L }.
@@ -26,11 +26,15 @@ return epoch is
 The excursion is a spike iff ``r`` exists, ``r - s <= recovery`` and every epoch in
 ``s..r`` is finite (an inf/NaN on the way is divergence, not a spike). The spike is
 reported at its peak ``p = argmax_{s <= u < r} v_u`` (the first one on ties) with
-``height = (v_p - b) / |b|`` (``inf`` if ``b == 0``) and ``recovered_at = r``. Spike or
-not, no new excursion starts before ``r``, so the tail of a long excursion is never a
-spike of its own. An excursion that does not return (a sustained rise, or one still above
-``L`` at the last epoch) is not a spike; with a trailing ``window`` the baseline catches
-up with a risen curve, and spikes on top of it are found again.
+``height = (v_p - b) / |b|`` (``inf`` if ``b == 0``) and ``recovered_at = r``; no new
+excursion starts before ``r``. An excursion that does not return in time (a sustained
+rise, a plateau longer than ``recovery``, or one still above ``L`` at the last epoch) is
+not a spike, and its tail is not one either: inside it the epoch before is above the same
+level, so no epoch there starts an excursion. With a trailing ``window`` the baseline
+catches up with a risen curve, and spikes on top of it are found again. Likewise a tall
+spike riding on a longer, lower excursion belongs to that excursion (lowering
+``threshold`` can hide it); a short window, e.g. ``window=1`` (the jump relative to the
+previous epoch), finds it.
 
 Because ``v_u > L_s >= b_s`` for every epoch of an excursion, the running minimum does not
 move during it: with ``window=None`` the frozen baseline is just ``b_u`` itself.
@@ -135,7 +139,7 @@ def detect_spikes(values: Any, threshold: float = 0.2, recovery: int = 3, warmup
         starts = np.flatnonzero(exceeds & np.isfinite(previous) & (previous <= level))
 
     spikes: list[Spike] = []
-    resume = 0  # 0-based index before which no new excursion may start
+    resume = 0  # 0-based index before which no new excursion may start (inside a spike)
     for s in starts.tolist():  # a loop over excursions, not over epochs
         if s < resume:
             continue
@@ -145,9 +149,9 @@ def detect_spikes(values: Any, threshold: float = 0.2, recovery: int = 3, warmup
         if back.size == 0:
             continue  # never returns: a sustained rise, not a spike
         r = s + 1 + int(back[0])
-        resume = r
         if r - s > recovery or not finite[s:r].all():
             continue
+        resume = r
         p = s + int(np.argmax(v[s:r]))
         base = float(b[s])
         height = (v[p] - base) / abs(base) if base != 0 else np.inf

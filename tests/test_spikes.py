@@ -76,8 +76,8 @@ def test_step_up_is_a_sustained_rise_not_a_spike():
     assert detect_spikes(step, window=3) == []
     # a plateau longer than `recovery` that returns is not a spike, nor is its tail
     plateau = [1.0] * 10 + [2.0] * 5 + [1.0] * 10
-    assert detect_spikes(plateau, recovery=3) == []
-    assert detect_spikes(plateau, recovery=3, window=10) == []
+    for window in (None, 1, 3, 10, 30):
+        assert detect_spikes(plateau, recovery=3, window=window) == []
     assert [s.epoch for s in detect_spikes(plateau, recovery=5)] == [11]
 
 
@@ -87,6 +87,18 @@ def test_window_finds_spikes_on_top_of_a_rising_curve():
     assert detect_spikes(values) == []  # never back within 20% of the running minimum 1.0
     (spike,) = detect_spikes(values, window=3)
     assert spike.epoch == 21 and spike.baseline == pytest.approx(rising[17])
+
+
+def test_spike_riding_on_a_longer_excursion():
+    # measured: the seed CNN's val_loss at difficulty 0.5, epochs 29-40 (Keras, JAX backend)
+    values = [0.448, 0.423, 0.421, 0.467, 0.480, 0.651, 0.508, 0.476, 0.441, 0.393, 0.432, 0.397]
+    (spike,) = detect_spikes(values, threshold=0.2)
+    assert (spike.epoch, spike.recovered_at) == (6, 8) and spike.height == pytest.approx(0.651 / 0.421 - 1)
+    # at 10% the excursion starts at epoch 4 and takes 6 epochs to return: not a spike ...
+    assert detect_spikes(values, threshold=0.1) == []
+    # ... but relative to the previous epoch the jump at epoch 6 is one
+    (spike,) = detect_spikes(values, threshold=0.1, window=1)
+    assert spike.epoch == 6 and spike.baseline == 0.480
 
 
 def test_threshold_boundary_is_strict():
