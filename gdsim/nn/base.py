@@ -40,7 +40,7 @@ def _shape_tuple(name: str, value: Any, *, allow_none: bool = True) -> tuple[int
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value,)
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
-        raise TypeError(f"{name} must be a tuple of positive integers, got {value!r}")
+        raise TypeError(f"{name} must be a tuple of positive integers, got {_validate.show(value)}")
     return tuple(_validate.integer(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
 
 

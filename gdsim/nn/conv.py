@@ -19,7 +19,7 @@ def pair(name: str, value: Any) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value, value)
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)) or len(value) != 2:
-        raise TypeError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
+        raise TypeError(f"{name} must be a positive int or a pair of positive ints, got {_validate.show(value)}")
     return (_validate.integer(f"{name}[0]", value[0], minimum=1),
             _validate.integer(f"{name}[1]", value[1], minimum=1))
 

@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gdsim import _validate
+
 
 class Axis(NamedTuple):
     """Geometry of one spatial axis: output length and padding before/after."""
@@ -41,7 +43,7 @@ def axis_geometry(size: int, kernel: int, stride: int, padding: str) -> Axis:
         out = -(-size // stride)
         total = max((out - 1) * stride + kernel - size, 0)
         return Axis(out, total // 2, total - total // 2)
-    raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    raise ValueError(f"padding must be 'valid' or 'same', got {_validate.show(padding)}")
 
 
 def pad_nhwc(x: np.ndarray, rows: Axis, cols: Axis, value: float,

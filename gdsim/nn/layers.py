@@ -204,7 +204,7 @@ class Dropout(Layer):
         self.rate = _validate.in_range("rate", rate, 0.0, 1.0, high_open=False)
         if noise_shape is not None:
             if isinstance(noise_shape, (str, bytes)) or not isinstance(noise_shape, Sequence):
-                raise TypeError(f"noise_shape must be a tuple of ints or None, got {noise_shape!r}")
+                raise TypeError(f"noise_shape must be a tuple of ints or None, got {_validate.show(noise_shape)}")
             noise_shape = tuple(None if d is None else _validate.integer(f"noise_shape[{i}]", d, minimum=1)
                                 for i, d in enumerate(noise_shape))
         self.noise_shape = noise_shape
