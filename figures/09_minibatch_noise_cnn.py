@@ -53,20 +53,23 @@ def plot(d: dict):
                           color=color)
         plots.labels(left, "epoch", "validation loss (cross-entropy)",
                      "smaller batch, noisier curve")
-        left.legend(loc="upper right", fontsize=12)
-        left.text(0.02, 0.02, f"{s['n']} images {s['size']}x{s['size']}x3, Adam lr {s['lr']:g}, "
-                  f"{s['epochs']} epochs, seed 0 shown", transform=left.transAxes, fontsize=12)
+        fig.suptitle(cnn_experiments.setting_line(s), fontsize=15)
+        left.legend(loc="lower left", fontsize=12, title=f"val-loss spikes, {s['seeds']} seeds")
 
         g = d["gradient_noise"]
         b = np.asarray(g["batch_sizes"], dtype=float)
-        right.loglog(b, g["trace_sigma"] / b, color=c["vermillion"], lw=2, label="tr(Σ)/B")
-        right.loglog(b, g["variance"], "o", ms=10, color=c["blue"],
-                     label=f"measured, slope {g['slope']:.3f}")
+        v = np.asarray(g["variance"], dtype=float)
+        trace = float(np.exp(np.mean(np.log(b * v))))  # tr(Sigma): the slope -1 fit
+        right.loglog(b, trace / b, color=c["vermillion"], lw=2, label=f"tr(Σ)/B, tr(Σ) = {trace:.0f}")
+        right.loglog(b, v, "o", ms=10, color=c["blue"], label=f"measured, slope {g['slope']:.3f}")
+        right.axhline(g["full_gradient_norm2"], color=c["black"], ls=":", lw=2,
+                      label=f"signal ‖∇L‖² = {g['full_gradient_norm2']:.1f}")
         plots.labels(right, "batch size B", "E‖g_B − ∇L‖² (gradient noise)",
                      "gradient noise ∝ 1/B")
-        right.legend(loc="lower left")
-        plots.note(right, f"seed CNN at fixed weights\n{g['n']} training images, "
-                          f"{g['draws']} batches per B", loc="upper right")
+        right.set_ylim(g["full_gradient_norm2"] / 4, None)
+        right.legend(loc="upper right")
+        plots.note(right, f"fixed weights: end of the batch-32 run\n{g['n']} training images, "
+                          f"{g['draws']} batches per B", loc="lower left")
     return fig
 
 

@@ -56,9 +56,7 @@ def plot(d: dict):
         plots.labels(left, "epoch", "validation loss, same checkpoints",
                      "same weights, different rulers")
         left.legend(loc="upper right", fontsize=12)
-        left.text(0.02, 0.02, f"{s['n']} train+val images {s['size']}x{s['size']}x3, "
-                  f"Adam lr {s['lr']:g}, batch {s['batch_size']}", transform=left.transAxes,
-                  fontsize=12)
+        fig.suptitle(cnn_experiments.setting_line({**s, "seeds": 1}), fontsize=15)
 
         m = np.asarray(sizes, dtype=float)
         spread = np.array([d["spread_mean"][str(k)] for k in sizes])

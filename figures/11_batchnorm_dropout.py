@@ -77,8 +77,7 @@ def plot(d: dict):
         _headroom(right)
         right.legend(loc="upper right", fontsize=12,
                      title=f"val spikes, {s['seeds']} seeds (with batch stats)")
-        right.text(0.02, 0.02, f"{s['n']} images {s['size']}x{s['size']}x3, Adam lr {s['lr']:g}, "
-                   f"batch {s['batch_size']}, seed 0", transform=right.transAxes, fontsize=12)
+        fig.suptitle(cnn_experiments.setting_line(s) + "; curves: seed 0", fontsize=15)
     return fig
 
 

@@ -59,9 +59,9 @@ def plot(d: dict):
         plots.labels(right, "epoch", "validation loss", "validation loss")
         left.legend(loc="upper right")
         right.legend(loc="upper right", fontsize=12, title=f"spikes over {s['seeds']} seeds")
-        left.text(0.02, 0.02, f"{s['n']} images {s['size']}x{s['size']}x3, Adam, batch "
-                  f"{s['batch_size']}, {s['epochs']} epochs, seed 0", transform=left.transAxes,
-                  fontsize=12)
+        fig.suptitle(cnn_experiments.setting_line(s).replace(f"lr {cnn_experiments._short(s['lr'])}",
+                                                              "lr varied") + "; curves: seed 0",
+                     fontsize=15)
     return fig
 
 

@@ -224,6 +224,19 @@ def history_csv(history: dict[str, list[float]]) -> str:
     return out.getvalue()
 
 
+def _short(value: float) -> str:
+    """1e-4 rather than 0.0001 or 1e-04 (titles)."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}" if abs(value) < 1e-2 else f"{value:g}"
+
+
+def setting_line(s: dict[str, Any]) -> str:
+    """One line naming an experiment's setting, for figure titles: what was reduced shows."""
+    seeds = f" · {s['seeds']} seeds" if s.get("seeds", 1) > 1 else ""
+    return (f"seed CNN · {s['n']} images {s['size']}x{s['size']}x3 · Adam lr {_short(s['lr'])} · "
+            f"batch {s['batch_size']} · {s['epochs']} epochs{seeds}")
+
+
 def curves_figure(result: dict[str, Any], title: str | None = None):
     """The user's "training result graph": train/val loss and accuracy against epoch, spikes
     (the detector's) marked on the validation loss. Returns a matplotlib Figure."""
@@ -244,13 +257,14 @@ def curves_figure(result: dict[str, Any], title: str | None = None):
                     mew=2.5, color=c["black"],
                     label=f"spike ({len(peaks)}): >{SPIKE_RULE['threshold']:.0%} above best, "
                           f"back within {SPIKE_RULE['recovery']}")
-        decay = f", decay {s['decay']:.0e}" if s.get("decay") else ""
+        decay = f", decay {_short(s['decay'])}" if s.get("decay") else ""
         plots.labels(ax, "Epoch #", "Loss / Accuracy", title or (
-            f"Training Loss and Accuracy — seed CNN, {s['n']} images {s['size']}x{s['size']}x3, "
-            f"Adam lr {s['lr']:g}{decay}, batch {s['batch_size']}"))
-        ax.set_ylim(0, max(1.05, min(3.0, 1.1 * np.nanmax(np.where(
-            np.isfinite(h["val_loss"]), h["val_loss"], np.nan)))))
-        ax.legend(loc="center right")
+            f"Training loss and accuracy (seed CNN)\n{s['n']} images {s['size']}x{s['size']}x3, "
+            f"Adam lr {_short(s['lr'])}{decay}, batch {s['batch_size']}, {len(epochs)} epochs"))
+        values = np.asarray(h["val_loss"] + h["loss"], dtype=float)
+        top = np.nanmax(np.where(np.isfinite(values), values, np.nan)) if np.isfinite(values).any() else 1.0
+        ax.set_ylim(0, max(1.05, min(3.0, 1.05 * top)))
+        ax.legend(loc="upper right", ncol=2, fontsize=12)
         f = result["final"]
         plots.note(ax, f"final: train acc {f['accuracy']:.3f}, val acc {f['val_accuracy']:.3f}\n"
                        f"{result['seconds']:.0f} s, {result['images_per_second']:.0f} train img/s",
@@ -382,7 +396,7 @@ def gradient_noise(model, x: np.ndarray, y: np.ndarray, batch_sizes: Sequence[in
     covariance of the per-sample gradients): slope -1 on log-log axes. Gradients are taken in
     inference mode (BatchNorm moving statistics, dropout off): with batch statistics a batch
     gradient is not a mean of independent per-sample terms. Returns batch sizes, variances,
-    the fitted log-log slope and ``tr(Sigma)`` estimated from the B = 1 draws.
+    the fitted log-log slope, ``tr(Sigma)`` (the slope -1 fit) and ``||g||^2`` (the signal).
     """
     draws = _validate.integer("draws", draws, minimum=2)
     rng = np.random.default_rng(np.random.SeedSequence(_validate.integer("seed", seed, minimum=0)))
@@ -403,7 +417,9 @@ def gradient_noise(model, x: np.ndarray, y: np.ndarray, batch_sizes: Sequence[in
     slope, intercept = np.polyfit(np.log(b), np.log(v), 1)
     return {"batch_sizes": [int(k) for k in batch_sizes], "variance": variances,
             "slope": float(slope), "intercept": float(intercept),
-            "trace_sigma": float(variances[0] * batch_sizes[0]),
+            # tr(Sigma) from all B at once (geometric mean of B*var(B), the slope -1 fit):
+            # the B = 1 draws alone are dominated by a few heavy-tailed per-sample gradients
+            "trace_sigma": float(np.exp(np.mean(np.log(b * v)))),
             "full_gradient_norm2": float(np.sum(full ** 2)), "draws": draws,
             "n": int(len(x)), "mode": "inference (BN moving statistics, dropout off)"}
 
@@ -592,3 +608,35 @@ def linear_baseline(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.n
                 float(-np.mean(np.sum(targets * np.log(np.clip(p, 1e-7, 1)), axis=1))))
     (acc, loss), (val_acc, val_loss) = score(z, t), score(zv, tv)
     return {"accuracy": acc, "loss": loss, "val_accuracy": val_acc, "val_loss": val_loss}
+
+
+#: Experiment name -> (function, README row label).
+EXPERIMENTS: dict[str, Callable[..., dict[str, Any]]] = {
+    "minibatch noise": minibatch_noise, "validation sample size": validation_size,
+    "BatchNorm / dropout": batchnorm_dropout, "step size": step_size}
+
+
+def results_payload(results: dict[str, dict[str, Any]],
+                    full_run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``figures/cnn_results.json`` holds: the spike rule, each experiment's settings
+    and table (plus the gradient-noise fit and validation spreads), the markdown table, and
+    the seed-setting run's summary (time, final metrics, spikes) if given."""
+    payload: dict[str, Any] = {"spike_rule": SPIKE_RULE, "experiment_setting": EXPERIMENT,
+                               "seed_setting": SEED, "experiments": {}}
+    for name, r in results.items():
+        entry = {"settings": r["settings"], "table": r["table"]}
+        if "gradient_noise" in r:
+            entry["gradient_noise"] = r["gradient_noise"]
+        if "spread_mean" in r:
+            entry["spread_mean"] = r["spread_mean"]
+            entry["spread_analytic_mean"] = {k: float(np.mean(v))
+                                             for k, v in r["spread_analytic"].items()}
+        if "experiment_seconds" in r:
+            entry["seconds"] = r["experiment_seconds"]
+        payload["experiments"][name] = entry
+    payload["markdown_table"] = spike_table(results)
+    if full_run is not None:
+        payload["full_run"] = {k: full_run[k] for k in ("settings", "seconds", "images_per_second",
+                                                        "final", "spikes", "train_spikes")
+                               if k in full_run}
+    return _jsonable(payload)
