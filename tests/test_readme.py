@@ -1,0 +1,35 @@
+"""The README's code runs and prints what the README says it prints."""
+
+import contextlib
+import io
+import pathlib
+import re
+
+README = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def block_containing(text: str) -> str:
+    return next(block for block in PYTHON_BLOCKS if text in block)
+
+
+def test_textbook_example_prints_the_readme_output():
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(block_containing("rosenbrock = surfaces.get"), {})
+    printed = output.getvalue().splitlines()
+    shown = re.search(r"```text\n(SGD\(learning_rate=0.001\).*?)```", README, flags=re.S).group(1)
+    assert printed == shown.strip().splitlines()
+
+
+def test_five_line_property_test_runs_and_passes():
+    namespace = {}
+    exec(block_containing("from gdsim import testing"), namespace)
+    namespace["test_gd_below_the_critical_learning_rate_never_raises_the_loss"]()
+
+
+def test_readme_quick_start_and_ci_use_the_same_test_command():
+    ci = (pathlib.Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert "ci-test-command" in ci and "<!-- ci-test-command -->" in README
+    block = README.split("<!-- ci-test-command -->")[1].split("<!-- /ci-test-command -->")[0]
+    assert "pytest" in block and "pip install" in block
