@@ -1,20 +1,20 @@
-"""BatchNorm's train/inference mismatch and dropout: where the gap between the two loss curves comes from.
+"""BatchNorm's train/inference mismatch and dropout: the spikes live in the inference-mode network.
 
 The training loss Keras prints is measured in *training mode* — dropout on, BatchNorm using
 each batch's own mean/variance — and averaged over an epoch while the weights move; the
 validation loss is measured after the epoch in *inference mode* — dropout off, BatchNorm using
-its moving averages (momentum 0.99: a memory of ~100 steps). Set-up: the reduced seed run
-(``gdsim.cnn_experiments.EXPERIMENT``: 4000 images 16x16x3, Adam lr 1e-4, batch 32, 30 epochs,
-three seeds per setting).
+its moving averages (momentum 0.99: a memory of ~100 steps, which lag the weights).
 
-Left (seed 0, the seed's network): the training loss as Keras prints it, the training set scored
-like the validation set (end-of-epoch weights, inference mode), the validation loss as Keras
-prints it, and the validation set scored with batch statistics (BatchNorm in training mode,
-dropout off, moving averages untouched).
+Top (the seed's own setting: 8000 images 32x32x3, Adam lr 1e-4, batch 32, 100 epochs, seed 0 —
+the run of figure 08): every epoch scored four ways: the training loss as Keras prints it, the
+training set in inference mode, the validation loss as Keras prints it, and the validation set
+with BatchNorm *batch* statistics (training-mode BN, dropout off, moving averages untouched).
+Circles: spikes (``gdsim.spikes``: > 20 % above the running minimum, back within 3 epochs).
 
-Right: the validation loss (inference mode) with BN momentum 0.99 (the seed), 0.9 (moving
-statistics that keep up with the weights) and without dropout; spike counts over all seeds in
-the legend.
+Bottom left: the same validation loss with BN momentum 0.99 (the seed) and 0.9 (moving
+statistics that keep up with the weights). Bottom right (reduced setting,
+``gdsim.cnn_experiments.EXPERIMENT``: 4000 images 16x16x3, 30 epochs, 3 seeds): with and without
+dropout — training vs validation loss.
 
 Run:  python figures/11_batchnorm_dropout.py [--quick] [--out DIR]
 """
@@ -25,59 +25,68 @@ from pathlib import Path
 
 import numpy as np
 
-from gdsim import cnn_experiments, figures, plots
+from gdsim import cnn_experiments, figures, plots, spikes
 
 HERE = Path(__file__).resolve().parent
 STEM = "11_batchnorm_dropout"
 
 
 def compute(quick: bool = False) -> dict:
-    return cnn_experiments.batchnorm_dropout(quick=quick)
+    return {"seed setting": cnn_experiments.batchnorm_seed_setting(quick=quick),
+            "seed setting, momentum 0.9": cnn_experiments.batchnorm_seed_setting(
+                quick=quick, bn_momentum=0.9),
+            "reduced": cnn_experiments.batchnorm_dropout(quick=quick)}
 
 
-def _headroom(ax, factor: float = 1.45) -> None:
-    """Room above the curves for the legend."""
-    low, high = ax.get_ylim()
-    ax.set_ylim(low, low + (high - low) * factor)
+def _with_spikes(ax, v, color, label, ls="-", lw=2.2, mark=True) -> int:
+    v = np.asarray(v, dtype=float)
+    epochs = np.arange(1, len(v) + 1)
+    peaks = spikes.spike_summary(v, **cnn_experiments.SPIKE_RULE)["epochs"]
+    ax.plot(epochs, v, color=color, ls=ls, lw=lw, label=f"{label}: {len(peaks)} spikes")
+    if peaks and mark:
+        ax.plot(peaks, v[np.asarray(peaks) - 1], "o", ms=11, mfc="none", mew=2.2, color=color)
+    return len(peaks)
 
 
 def plot(d: dict):
     c = plots.COLORS
-    s = d["settings"]
-    labels = list(d["curves"])
-    short = {labels[0]: "mom. 0.99 + dropout (seed)", labels[1]: "mom. 0.9 + dropout",
-             labels[2]: "mom. 0.99, no dropout"}
+    seed, fast, reduced = d["seed setting"], d["seed setting, momentum 0.9"], d["reduced"]
+    s = seed["settings"]
     with plots.style():
-        fig, (left, right) = plots.new_figure(1, 2)
-        base = d["curves"][labels[0]]
-        epochs = np.arange(1, len(base["loss"]) + 1)
-        left.plot(epochs, base["loss"], color=c["blue"], label="train, training mode ('loss')")
-        left.plot(epochs, base["train_loss_inference"], color=c["blue"], ls=":",
-                  label="train, inference mode")
-        left.plot(epochs, base["val_loss"], color=c["vermillion"],
-                  label="val, inference mode ('val_loss')")
-        left.plot(epochs, base["val_loss_batch_stats"], color=c["vermillion"], ls="--",
-                  label="val, BN batch statistics")
-        plots.labels(left, "epoch", "loss (cross-entropy)", "one network, 4 scores")
-        _headroom(left)
-        left.legend(loc="upper right", fontsize=12)
+        fig, ax = plots.new_mosaic([["top", "top"], ["left", "right"]])
+        top = ax["top"]
+        cv = seed["curves"]
+        _with_spikes(top, cv["loss"], c["blue"], "train, training mode ('loss')")
+        _with_spikes(top, cv["train_loss_inference"], c["sky"], "train, inference mode", ls=":")
+        _with_spikes(top, cv["val_loss"], c["vermillion"], "val, inference mode ('val_loss')")
+        _with_spikes(top, cv["val_loss_batch_stats"], c["black"], "val, BN batch statistics",
+                     ls="--", lw=1.8)
+        plots.labels(top, "epoch", "loss", f"seed setting ({s['n']} imgs {s['size']}x{s['size']}x3, "
+                     f"{s['epochs']} ep): spikes only in inference mode")
+        top.set_ylim(0.2, min(1.2, top.get_ylim()[1]))
+        top.legend(loc="upper right", fontsize=11, ncol=2)
 
-        for color, label in zip([c["vermillion"], c["green"], c["black"]], labels):
-            v = np.asarray(d["curves"][label]["val_loss"], dtype=float)
-            row = d["table"][label]
-            bs = d["table"][label + " — val with batch statistics"]
-            right.plot(epochs, v, color=color, lw=2,
-                       label=f"{short[label]}: {row['spikes_total']} ({bs['spikes_total']})")
-            peaks = d["curves"][label]["spike_epochs"]
-            if peaks:
-                right.plot(peaks, v[np.asarray(peaks) - 1], "o", ms=11, mfc="none", mew=2.2,
-                           color=color)
-        plots.labels(right, "epoch", "validation loss (inference mode)",
-                     "BN momentum, dropout")
-        _headroom(right)
-        right.legend(loc="upper right", fontsize=12,
-                     title=f"val spikes, {s['seeds']} seeds (with batch stats)")
-        fig.suptitle(cnn_experiments.setting_line(s) + "; curves: seed 0", fontsize=15)
+        left = ax["left"]
+        _with_spikes(left, seed["curves"]["val_loss"], c["vermillion"], "momentum 0.99")
+        _with_spikes(left, fast["curves"]["val_loss"], c["green"], "momentum 0.9")
+        plots.labels(left, "epoch", "val loss (inference)", "BN momentum (seed setting)")
+        left.set_ylim(0.2, min(1.2, left.get_ylim()[1]))
+        left.legend(loc="upper right", fontsize=11)
+
+        right = ax["right"]
+        labels = list(reduced["curves"])
+        for label, color in ((labels[0], c["vermillion"]), (labels[2], c["black"])):
+            curve = reduced["curves"][label]
+            row = reduced["table"][label]
+            name = "dropout" if "no dropout" not in label else "no dropout"
+            epochs = np.arange(1, len(curve["loss"]) + 1)
+            right.plot(epochs, curve["loss"], color=color, ls=":", lw=2, label=f"{name}: train")
+            right.plot(epochs, curve["val_loss"], color=color, lw=2.2,
+                       label=f"{name}: val ({row['spikes_total']} spikes / {row['runs']} seeds)")
+        r = reduced["settings"]
+        plots.labels(right, "epoch", "loss", f"dropout ({r['n']} imgs {r['size']}x{r['size']}, "
+                                             f"{r['epochs']} ep)")
+        right.legend(loc="upper right", fontsize=11)
     return fig
 
 

@@ -44,8 +44,9 @@ def plot(d: dict):
                 epochs = np.arange(1, len(v) + 1)
                 row = d["table"][label]
                 diverged = sum(x is not None for x in row["diverged_at"])
-                text = (f"{label}: {row['spikes_total']} val spikes"
-                        + (f", {diverged} diverged" if diverged else "")) if key == "val_loss" else label
+                lr = cnn_experiments._short(curve["lr"])
+                text = (f"lr {lr}: {row['spikes_total']} val spikes"
+                        + (f", {diverged} diverged" if diverged else ""))
                 ax.semilogy(epochs, np.where(np.isfinite(v), v, np.nan), color=color, lw=2,
                             label=text)
                 bad = ~np.isfinite(v)
@@ -57,10 +58,9 @@ def plot(d: dict):
                     ax.plot(peaks, v[peaks - 1], "o", ms=11, mfc="none", mew=2.2, color=color)
         plots.labels(left, "epoch", "training loss (Keras 'loss')", "training loss")
         plots.labels(right, "epoch", "validation loss", "validation loss")
-        left.legend(loc="upper right")
-        right.legend(loc="upper right", fontsize=12, title=f"spikes over {s['seeds']} seeds")
+        left.legend(loc="upper right", title=f"over {s['seeds']} seeds (seed 0 drawn)")
         fig.suptitle(cnn_experiments.setting_line(s).replace(f"lr {cnn_experiments._short(s['lr'])}",
-                                                              "lr varied") + "; curves: seed 0",
+                                                              "lr varied"),
                      fontsize=15)
     return fig
 

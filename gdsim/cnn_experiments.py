@@ -47,7 +47,8 @@ from gdsim.nn.losses import CategoricalCrossentropy
 
 __all__ = ["SEED", "EXPERIMENT", "QUICK", "SPIKE_RULE", "make_data", "build_model",
            "train_seed_run", "reproduce_cnn", "gradient_noise", "minibatch_noise",
-           "validation_size", "batchnorm_dropout", "step_size", "spike_table",
+           "validation_size", "batchnorm_dropout", "batchnorm_seed_setting", "step_size",
+           "spike_table",
            "curves_figure", "history_csv", "save_results"]
 
 #: The seed question's recipe (``gdsim reproduce cnn``).
@@ -233,7 +234,7 @@ def _short(value: float) -> str:
 def setting_line(s: dict[str, Any]) -> str:
     """One line naming an experiment's setting, for figure titles: what was reduced shows."""
     seeds = f" · {s['seeds']} seeds" if s.get("seeds", 1) > 1 else ""
-    return (f"seed CNN · {s['n']} images {s['size']}x{s['size']}x3 · Adam lr {_short(s['lr'])} · "
+    return (f"seed CNN · {s['n']} imgs {s['size']}x{s['size']}x3 · Adam lr {_short(s['lr'])} · "
             f"batch {s['batch_size']} · {s['epochs']} epochs{seeds}")
 
 
@@ -524,6 +525,42 @@ def batchnorm_dropout(quick: bool = False, **overrides: Any) -> dict[str, Any]:
     return {"settings": s, "table": rows, "curves": curves}
 
 
+def batchnorm_seed_setting(quick: bool = False, bn_momentum: float = 0.99, seed: int = 0,
+                           **overrides: Any) -> dict[str, Any]:
+    """Experiment 3 at the seed's own setting (8000 images 32x32x3, 100 epochs; ``quick``:
+    the ``QUICK`` sizes): one run whose every epoch is scored four ways — the training loss
+    as Keras prints it (training mode, averaged over the epoch), the training set in
+    inference mode, the validation loss as Keras prints it (inference mode: BatchNorm moving
+    statistics) and the validation set with BatchNorm batch statistics — with the spikes of
+    each curve. Same seed, same weights as :func:`reproduce_cnn` (the extra scores touch
+    neither the weights, the moving statistics nor any random stream)."""
+    s = dict(QUICK if quick else SEED)
+    s.update(overrides)
+    data = make_data(s["n"], s["size"], seed, s["difficulty"], s["validation_fraction"])
+    run = train_seed_run(n=s["n"], epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"],
+                         size=s["size"], difficulty=s["difficulty"], seed=seed, verbose=0,
+                         bn_momentum=bn_momentum, validation_fraction=s["validation_fraction"],
+                         data=data, extra=standard_extra(*data[0], *data[1]))
+    curves = {"loss": run["history"]["loss"],
+              "train_loss_inference": run["extra"]["train_loss_inference"],
+              "val_loss": run["history"]["val_loss"],
+              "val_loss_batch_stats": run["extra"]["val_loss_batch_stats"]}
+    table = {}
+    for key, label in (("loss", "train, training mode (Keras 'loss')"),
+                       ("train_loss_inference", "train, inference mode"),
+                       ("val_loss", "val, inference mode (Keras 'val_loss')"),
+                       ("val_loss_batch_stats", "val, BN batch statistics")):
+        summary = _summary(curves[key])
+        table[f"{label}, BN momentum {bn_momentum:g}"] = {
+            "runs": 1, "curve": key, "spikes": [summary["count"]],
+            "spikes_total": summary["count"], "spikes_per_run": float(summary["count"]),
+            "max_height": summary["max_height"], "epochs": summary["epochs"],
+            "diverged_at": [summary["diverged_at"]],
+            "final_val_accuracy": run["final"]["val_accuracy"]}
+    return {"settings": {**s, "bn_momentum": bn_momentum, "seed": seed}, "curves": curves,
+            "history": run["history"], "table": table, "seconds": run["seconds"]}
+
+
 def step_size(quick: bool = False, lrs: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1),
               **overrides: Any) -> dict[str, Any]:
     """Experiment 4: the seed's run at lr 1e-4, 1e-3, 1e-2 and 1e-1 (Adam, batch 32):
@@ -544,15 +581,16 @@ def step_size(quick: bool = False, lrs: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-
 
 def spike_table(results: dict[str, dict[str, Any]]) -> str:
     """A markdown table of the spike counts: one row per (experiment, setting)."""
-    lines = ["| experiment | setting | runs | val-loss spikes (per run) | max height | "
+    lines = ["| experiment | setting | curve | runs | spikes (per run) | max height | "
              "diverged runs | final val acc |",
-             "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|"]
     for experiment, result in results.items():
         for setting, row in result["table"].items():
             diverged = sum(d is not None for d in row.get("diverged_at", []))
             acc = row.get("final_val_accuracy")
-            lines.append(f"| {experiment} | {setting} | {row['runs']} | {row['spikes_total']} "
-                         f"({row['spikes_per_run']:.2f}) | {row['max_height']:.2f} | "
+            lines.append(f"| {experiment} | {setting} | {row.get('curve', 'val_loss')} | "
+                         f"{row['runs']} | {row['spikes_total']} ({row['spikes_per_run']:.2f}) | "
+                         f"{row['max_height']:.2f} | "
                          f"{diverged if 'diverged_at' in row else '-'} | "
                          f"{'-' if acc is None else f'{acc:.3f}'} |")
     return "\n".join(lines)
@@ -613,7 +651,8 @@ def linear_baseline(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.n
 #: Experiment name -> (function, README row label).
 EXPERIMENTS: dict[str, Callable[..., dict[str, Any]]] = {
     "minibatch noise": minibatch_noise, "validation sample size": validation_size,
-    "BatchNorm / dropout": batchnorm_dropout, "step size": step_size}
+    "BatchNorm / dropout": batchnorm_dropout, "BatchNorm, seed setting": batchnorm_seed_setting,
+    "step size": step_size}
 
 
 def results_payload(results: dict[str, dict[str, Any]],

@@ -72,15 +72,18 @@ def test_legacy_decay_changes_the_run_only_slightly_and_is_recorded():
     assert decayed["history"]["loss"] != plain["history"]["loss"]
 
 
-def test_the_cnn_learns_what_a_linear_model_cannot():
-    # difficulty 0, 16x16: after a few epochs the seed CNN (inference mode, as Keras reports
-    # val_accuracy) is clearly above chance; softmax regression on the raw pixels is not.
-    data = ce.make_data(1600, 16, seed=3, difficulty=0.0)
-    run = ce.train_seed_run(n=1600, size=16, epochs=8, lr=3e-3, batch_size=16, difficulty=0.0,
-                            seed=3, verbose=0, data=data)
+@pytest.mark.parametrize("seed", [3])
+def test_the_cnn_learns_what_a_linear_model_cannot(seed):
+    # difficulty 0, 16x16, a few epochs. BN momentum 0.9 so the inference-mode score (what
+    # Keras reports as val_accuracy) is not held back by moving statistics that lag the weights
+    # (with 0.99 and few steps it sits at chance for epochs: figure 11's point). Measured:
+    # the CNN ends near 0.79-0.84 (seeds 3, 4); softmax regression on the pixels near 0.49.
+    data = ce.make_data(1600, 16, seed=seed, difficulty=0.0)
+    run = ce.train_seed_run(n=1600, size=16, epochs=8, lr=1e-3, batch_size=16, difficulty=0.0,
+                            seed=seed, verbose=0, data=data, bn_momentum=0.9)
     linear = ce.linear_baseline(*data[0], *data[1])
     assert linear["val_accuracy"] < 0.6
-    assert max(run["history"]["val_accuracy"]) > linear["val_accuracy"] + 0.1
+    assert np.mean(run["history"]["val_accuracy"][-2:]) > linear["val_accuracy"] + 0.15
 
 
 def test_reproduce_cnn_writes_figure_json_csv_and_prints_json(tmp_path, capsys):
@@ -139,26 +142,43 @@ def test_minibatch_gradient_noise_falls_like_one_over_b():
 
 
 def test_validation_loss_spread_falls_with_the_validation_set_size():
-    _, d = computed("validation")
-    spread = [d["spread_mean"][str(m)] for m in d["sizes"]]
-    assert spread[0] > spread[1] > spread[2]
-    # a tenfold larger set: about sqrt(10) = 3.16 times less spread
-    for small, large in zip(spread, spread[1:]):
-        assert 2.2 < small / large < 4.5
-    for m in d["sizes"]:
-        assert len(d["curves"][str(m)]) == ce.QUICK["epochs"]
+    _, both = computed("validation")
+    assert set(both) == {"seed lr", "lr x10"}
+    for d in both.values():
+        spread = [d["spread_mean"][str(m)] for m in d["sizes"]]
+        assert spread[0] > spread[1] > spread[2]
+        # a tenfold larger set: about sqrt(10) = 3.16 times less spread
+        for small, large in zip(spread, spread[1:]):
+            assert 2.2 < small / large < 4.5
+        for m in d["sizes"]:
+            assert len(d["curves"][str(m)]) == ce.QUICK["epochs"]
+    # the same checkpoints on every ruler: the training history does not depend on the pool
+    assert both["seed lr"]["history"] == ce.validation_size(quick=True)["history"]
 
 
 def test_batchnorm_dropout_experiment_records_every_curve():
-    _, d = computed("batchnorm")
+    _, both = computed("batchnorm")
+    d = both["reduced"]
     assert len(d["curves"]) == 3 and len(d["table"]) == 6
     for curve in d["curves"].values():
         for key in ("loss", "val_loss", "val_loss_batch_stats", "train_loss_inference"):
             assert len(curve[key]) == ce.QUICK["epochs"]
             assert all(math.isfinite(v) for v in curve[key])
     # dropout off is a different run from the seed's network
-    a, _, c = d["curves"].values()
+    a, b, c = d["curves"].values()
     assert a["loss"] != c["loss"]
+    # BN momentum changes only the moving statistics: identical training, different inference
+    assert a["loss"] == b["loss"] and a["val_loss"] != b["val_loss"]
+    seed, fast = both["seed setting"], both["seed setting, momentum 0.9"]
+    assert seed["history"]["loss"] == fast["history"]["loss"]
+    assert len(seed["table"]) == 4
+
+
+def test_extra_scores_do_not_perturb_the_run():
+    # the four-way scoring of batchnorm_seed_setting leaves the trajectory bit-identical
+    _, both = computed("batchnorm")
+    plain = _quick_run(0)
+    assert both["seed setting"]["history"] == plain["history"]
 
 
 def test_step_size_experiment_covers_the_learning_rates():
