@@ -310,6 +310,15 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
         import json
         print(json.dumps({"history": result["history"], "spikes": result["spikes"],
                           "seconds": result["seconds"], "settings": result["settings"]}))
+    elif verbose:
+        f, sp = result["final"], result["spikes"]
+        print(f"{len(result['history']['loss'])} epochs in {result['seconds']:.1f} s "
+              f"({result['images_per_second']:.0f} training images/s); final loss {f['loss']:.4f} "
+              f"accuracy {f['accuracy']:.4f} val_loss {f['val_loss']:.4f} val_accuracy "
+              f"{f['val_accuracy']:.4f}; val_loss spikes: {sp['count']} at epochs {sp['epochs']}",
+              file=stream)
+        for path in paths:
+            print(f"wrote {path}", file=stream)
     return result
 
 
