@@ -146,7 +146,7 @@ def test_callbacks_see_keras_hook_order_and_early_stopping_stops():
     stopper = EarlyStopping(monitor="loss", patience=1, min_delta=1.0)
     history = model.fit(x, y, epochs=10, batch_size=10, verbose=0, callbacks=[Recorder(), stopper])
     assert events[:4] == [("epoch_begin", 0), ("batch_end", 0), ("batch_end", 1), ("epoch_end", 0)]
-    assert len(history.history["loss"]) == 3 and stopper.stopped_epoch == 3
+    assert len(history.history["loss"]) == 2 and stopper.stopped_epoch == 1  # as Keras
 
 
 def test_predict_accepts_one_feature_without_its_axis():
@@ -192,3 +192,55 @@ def test_fit_before_compile_says_so():
     model = Sequential([Dense(1, input_shape=(1,))])
     with pytest.raises(ValueError, match="compile"):
         model.fit(np.ones(3), np.ones(3), verbose=0)
+
+
+@pytest.mark.parametrize("shuffle", [True, "keras", "batch"])
+def test_two_one_epoch_fits_equal_one_two_epoch_fit(shuffle):
+    x, y = linear_data(40)
+    once, twice = dense_model(optim.SGD(0.05)), dense_model(optim.SGD(0.05))
+    losses = once.fit(x, y, batch_size=8, epochs=2, shuffle=shuffle, verbose=0).history["loss"]
+    split = [twice.fit(x, y, batch_size=8, epochs=1, shuffle=shuffle, verbose=0).history["loss"][0]
+             for _ in range(2)]
+    assert split == losses
+    assert all(np.array_equal(a, b) for a, b in zip(once.get_weights(), twice.get_weights()))
+
+
+def test_a_layer_reused_in_another_model_still_backpropagates():
+    shared = Dense(3, input_shape=(3,))
+    first = Sequential([shared])
+    first.compile(optimizer="sgd", loss="mse")
+    first.fit(np.ones((4, 3)), np.ones((4, 3)), verbose=0)
+    second = Sequential([Dense(3, input_shape=(3,)), shared, Dense(1)])
+    second.compile(optimizer="sgd", loss="mse")
+    history = second.fit(np.ones((4, 3)), np.ones(4), verbose=0, epochs=2)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+
+
+def test_rejected_data_do_not_fix_the_input_shape():
+    model = Sequential([Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="same number of samples"):
+        model.fit(np.ones((20, 2)), np.ones(19), verbose=0)
+    assert model.fit(np.ones((20, 3)), np.ones(20), verbose=0).history["loss"]
+
+
+def test_targets_of_the_wrong_shape_are_named():
+    model = dense_model()
+    with pytest.raises(ValueError, match=r"y must have shape \(batch, 1\).*got \(4, 5\)"):
+        model.fit(np.ones((4, 3)), np.ones((4, 5)), verbose=0)
+    with pytest.raises(ValueError, match=r"validation_data\[1\] must have shape"):
+        model.fit(np.ones((4, 3)), np.ones(4), validation_data=(np.ones((2, 3)), np.ones((2, 2))),
+                  verbose=0)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"checkpoint": "/no/such/folder/run.npz"}, "folder"),
+    ({"checkpoint": 5}, "checkpoint must be a path"),
+    ({"resume": "yes", "checkpoint": "run.npz"}, "resume must be True or False"),
+    ({"callbacks": 5}, "callbacks must be a list"),
+])
+def test_bad_checkpoint_and_callback_arguments_fail_before_training(kwargs, match):
+    model = dense_model()
+    with pytest.raises((ValueError, TypeError), match=match):
+        model.fit(*linear_data(8), verbose=0, **kwargs)
+    assert model.optimizer_state is None  # nothing was trained

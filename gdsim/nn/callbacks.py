@@ -94,7 +94,8 @@ class TerminateOnNaN(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stops when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+    """Stops when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs
+    (Keras's rule: after ``patience`` epochs without improvement, never after the first epoch).
 
     Improvement means a decrease for losses (``mode="min"``) and an increase for accuracies
     (``mode="max"``); ``mode="auto"`` picks "max" when the name contains "acc".
@@ -123,15 +124,16 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping monitor {self.monitor!r} is not among the logged "
                              f"quantities {sorted(logs)}")
         value = logs[self.monitor]
+        # Keras's order: count the epoch, reset on improvement, stop once wait >= patience.
+        self.wait += 1
         improved = (value > self.best + self.min_delta) if self.maximize else (value < self.best - self.min_delta)
         if improved:
             self.best, self.wait = value, 0
             if self.restore_best_weights:
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
             return
-        self.wait += 1
-        if self.wait > self.patience:
-            self.stopped_epoch = epoch + 1
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch  # 0-based, as Keras's attribute
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict | None = None) -> None:

@@ -54,12 +54,10 @@ def _generators(model: Any, order: Any) -> dict[str, Any]:
         for attribute, value in vars(layer).items():
             if isinstance(value, np.random.Generator):
                 streams[f"layer{index}.{attribute}"] = value.bit_generator
-    for attribute in ("rng", "legacy"):
-        value = getattr(order, attribute, None)
-        if isinstance(value, np.random.Generator):
-            streams[f"order.{attribute}"] = value.bit_generator
-        elif isinstance(value, np.random.RandomState):
-            streams[f"order.{attribute}"] = value._bit_generator  # noqa: SLF001 - its state
+    if isinstance(order.stream, np.random.Generator):
+        streams["order"] = order.stream.bit_generator
+    elif isinstance(order.stream, np.random.RandomState):
+        streams["order"] = order.stream._bit_generator  # noqa: SLF001 - where its state lives
     return streams
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import warnings
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -86,6 +85,7 @@ class Sequential:
         self.optimizer_state: optim.OptState | None = None
         self.stop_training = False
         self.history: History | None = None
+        self._shuffle_streams: dict[tuple[str, int], Any] = {}
         for layer in layers or []:
             self.add(layer)
 
@@ -97,8 +97,8 @@ class Sequential:
         if self.built:
             raise ValueError("cannot add a layer to a model that is already built")
         if layer.name is None:
-            # Keras's default names: Dense -> dense, MaxPooling2D -> max_pooling2d, then _1, _2...
-            base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", type(layer).__name__).lower()
+            # Keras's default names: dense, dense_1, ..., max_pooling2d, re_lu.
+            base = layer.base_name()
             taken = {other.name for other in self.layers}
             name, k = base, 0
             while name in taken:
@@ -125,8 +125,6 @@ class Sequential:
                 seq = np.random.SeedSequence(root.entropy, spawn_key=(0, index))
                 layer.build(shape, self.dtype, np.random.default_rng(seq))
             shape = tuple(layer.compute_output_shape(shape))
-        # Nothing upstream of the first layer needs dL/dx: skipping it saves ~12% of a CNN step.
-        self.layers[0].compute_input_grad = False
         self.output_shape = shape
         self.built = True
 
@@ -206,25 +204,43 @@ class Sequential:
             raise ValueError(f"{name} must have a batch axis, got a scalar")
         return array.astype(self.dtype, copy=False)
 
-    def _prepare_x(self, x: Any) -> np.ndarray:
-        x = self._prepare("x", x)
-        if self.input_shape is None:
-            self.input_shape = x.shape[1:] if x.ndim > 1 else (1,)
+    def _prepare_x(self, x: Any, name: str = "x") -> np.ndarray:
+        x = self._prepare(name, x)
         expected = self.input_shape
+        if expected is None:  # not built yet: the data decide (build() records it)
+            expected = x.shape[1:] if x.ndim > 1 else (1,)
         # Keras accepts x of shape (N,) for a model whose input is (1,): one feature per sample.
         if x.ndim == len(expected) and expected[-1] == 1 and x.shape[1:] == expected[:-1]:
             x = x[..., None]
         if x.shape[1:] != tuple(expected):
-            raise ValueError(f"x must have shape (batch, {', '.join(map(str, expected))}) for this "
-                             f"model, got {x.shape}")
+            raise ValueError(f"{name} must have shape (batch, {', '.join(map(str, expected))}) for "
+                             f"this model, got {x.shape}")
         return x
 
-    def _prepare_xy(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        x = self._prepare_x(x)
-        y = self._prepare("y", y)
+    def _prepare_xy(self, x: Any, y: Any, names: tuple[str, str] = ("x", "y")
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        x = self._prepare_x(x, names[0])
+        y = self._prepare(names[1], y)
         if len(x) != len(y):
-            raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y)}")
+            raise ValueError(f"{names[0]} and {names[1]} must have the same number of samples, "
+                             f"got {len(x)} and {len(y)}")
+        if not self.built:
+            self.build(x.shape[1:])
+        self._check_targets(y, names[1])
         return x, y
+
+    def _check_targets(self, y: np.ndarray, name: str) -> None:
+        """y's per-sample shape must fit the output, as Keras's losses accept it."""
+        output = tuple(self.output_shape)
+        if "sparse" in getattr(self.loss, "name", ""):
+            ok = y.shape[1:] in ((), (1,))
+            wanted = "(batch,) integer labels"
+        else:
+            # Keras squeezes or expands a rank difference of one: (N,) fits an (N, 1) output.
+            ok = y.shape[1:] == output or (output[-1:] == (1,) and y.shape[1:] == output[:-1])
+            wanted = f"shape (batch, {', '.join(map(str, output))})"
+        if not ok:
+            raise ValueError(f"{name} must have {wanted} to match the model's output, got {y.shape}")
 
     # ------------------------------------------------------------------ passes
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
@@ -233,6 +249,10 @@ class Sequential:
         return x
 
     def _backward(self, grad: np.ndarray) -> None:
+        # Nothing upstream of the first layer needs dL/dx: skipping it saves ~12% of a CNN
+        # step. Set on every pass, since a layer object may also sit in another model.
+        for index, layer in enumerate(self.layers):
+            layer.compute_input_grad = index > 0
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
 
@@ -298,6 +318,16 @@ class Sequential:
         mode = _shuffle_mode(shuffle)
         seed = self.seed if seed is None else _validate.integer("seed", seed, minimum=0)
         validation_split = _validate.in_range("validation_split", validation_split, 0.0, 1.0)
+        resume = _validate.boolean("resume", resume)
+        if checkpoint is not None:
+            if not isinstance(checkpoint, (str, os.PathLike)):
+                raise TypeError(f"checkpoint must be a path, got {_validate.show(checkpoint)}")
+            folder = os.path.dirname(os.path.abspath(checkpoint))
+            if not os.path.isdir(folder):
+                raise ValueError(f"checkpoint's folder {folder!r} does not exist")
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list of Callback objects, got "
+                            f"{_validate.show(callbacks)}")
 
         if validation_data is None and validation_split > 0:
             split_at = int(math.floor(len(x) * (1.0 - validation_split)))
@@ -308,12 +338,11 @@ class Sequential:
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            x_val, y_val = self._prepare_xy(*validation_data)
+            x_val, y_val = self._prepare_xy(*validation_data, names=("validation_data[0]",
+                                                                     "validation_data[1]"))
         else:
             x_val = y_val = None
 
-        if not self.built:
-            self.build()
         if self.optimizer_state is None:
             self.optimizer_state = self.optimizer.init(self.trainable_weights)
 
@@ -325,7 +354,7 @@ class Sequential:
                                 f"got {type(callback).__name__}")
             callback.set_model(self)
         self.history = history
-        order = _BatchOrder(len(x), batch_size, mode, seed)
+        order = _BatchOrder(len(x), batch_size, mode, self._shuffle_stream(mode, seed, len(x)))
         self.stop_training = False
         for callback in callback_list:
             callback.on_train_begin()
@@ -374,6 +403,21 @@ class Sequential:
                 break
         return logs
 
+    def _shuffle_stream(self, mode: str, seed: int, n: int) -> Any:
+        """The random stream behind the batch order, kept across fit() calls (as Keras keeps
+        drawing from its RNG): two fit(epochs=1) calls shuffle like one fit(epochs=2)."""
+        key = ("keras" if mode == "keras" else "gdsim", seed)
+        if key not in self._shuffle_streams:
+            if mode == "keras":
+                # Keras-JAX draws np.random.permutation from NumPy's legacy global RNG; the
+                # symbolic build of a fresh model consumes one permutation before epoch 1.
+                stream = np.random.RandomState(seed)
+                stream.permutation(n)
+            else:
+                stream = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+            self._shuffle_streams[key] = stream
+        return self._shuffle_streams[key]
+
     def _warn_divergence(self, history: History) -> None:
         inf_epoch, nan_epoch = history.first_inf_epoch, history.first_nan_epoch
         if inf_epoch is None and nan_epoch is None:
@@ -418,8 +462,6 @@ class Sequential:
         self._require_compiled("evaluate")
         x, y = self._prepare_xy(x, y)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
-        if not self.built:
-            self.build()
         with self._numerics():
             logs = self._evaluate_arrays(x, y, batch_size)
         if verbose:
@@ -433,7 +475,7 @@ class Sequential:
         x = self._prepare_x(x)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         if not self.built:
-            self.build()
+            self.build(x.shape[1:])
         with self._numerics():
             outputs = [self._forward(x[start:start + batch_size], training=False)
                        for start in range(0, len(x), batch_size)]
@@ -442,29 +484,25 @@ class Sequential:
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
         x = self._prepare_x(x)
         if not self.built:
-            self.build()
+            self.build(x.shape[1:])
         return self._forward(x, training=training)
 
 
 class _BatchOrder:
-    """Which samples go into which batch, epoch by epoch (Keras's array data adapter)."""
+    """Which samples go into which batch, epoch by epoch (Keras's array data adapter).
 
-    def __init__(self, n: int, batch_size: int, mode: str, seed: int) -> None:
-        self.n, self.batch_size, self.mode = n, batch_size, mode
+    ``stream`` is a Generator (gdsim's shuffling) or a legacy RandomState (``shuffle="keras"``).
+    """
+
+    def __init__(self, n: int, batch_size: int, mode: str, stream: Any) -> None:
+        self.n, self.batch_size, self.mode, self.stream = n, batch_size, mode, stream
         self.steps = -(-n // batch_size)
-        if mode == "keras":
-            # Keras-JAX draws np.random.permutation from NumPy's legacy global RNG; the symbolic
-            # build of a fresh model consumes one permutation before the first epoch.
-            self.legacy = np.random.RandomState(seed)
-            self.legacy.permutation(n)
-        else:
-            self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
 
     def batches(self, epoch: int) -> list[np.ndarray | slice]:
         starts = range(0, self.n, self.batch_size)
         if self.mode == "false":
             return [slice(s, min(s + self.batch_size, self.n)) for s in starts]
         if self.mode == "batch":
-            return [s + self.rng.permutation(min(s + self.batch_size, self.n) - s) for s in starts]
-        order = self.legacy.permutation(self.n) if self.mode == "keras" else self.rng.permutation(self.n)
+            return [s + self.stream.permutation(min(s + self.batch_size, self.n) - s) for s in starts]
+        order = self.stream.permutation(self.n)
         return [order[s:s + self.batch_size] for s in starts]

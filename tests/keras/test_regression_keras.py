@@ -129,9 +129,11 @@ def test_shuffled_minibatches_reproduce_keras_jax_order(keras, batch_size):
 
 
 def test_shuffled_order_differs_from_sequential(keras):
-    shuffled, _, _, _ = fit_both(keras, optim.SGD(1e-3), batch_size=4, epochs=3, shuffle=True)
-    sequential, _, _, _ = fit_both(keras, optim.SGD(1e-3), batch_size=4, epochs=3)
-    assert shuffled != sequential
+    ours_shuffled, theirs_shuffled, _, _ = fit_both(keras, optim.SGD(1e-3), batch_size=4,
+                                                    epochs=3, shuffle=True)
+    ours_sequential, theirs_sequential, _, _ = fit_both(keras, optim.SGD(1e-3), batch_size=4,
+                                                        epochs=3)
+    assert ours_shuffled != ours_sequential and theirs_shuffled != theirs_sequential
 
 
 def test_bridge_copies_weights_both_ways(keras):
@@ -150,3 +152,19 @@ def test_bridge_rejects_mismatched_models(keras):
     other = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="differ in shape"):
         keras_bridge.copy_weights(small, other)
+
+
+def test_repeated_one_epoch_fits_keep_keras_shuffle_stream(keras):
+    """Keras keeps drawing from its RNG across fit() calls; so does shuffle="keras"."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("only Keras-JAX draws its shuffle order from NumPy's RNG")
+    xs, ys = seed_regression(20)
+    model = regression.build_model(SEED_KERNEL, 0.0, optim.SGD(1e-3))
+    keras_model = keras_bridge.to_keras(model)
+    keras_model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mean_squared_error")
+    keras.utils.set_random_seed(7)
+    theirs = [keras_model.fit(xs[:, None], ys, epochs=1, batch_size=4, verbose=0).history["loss"][0]
+              for _ in range(3)]
+    ours = [model.fit(xs, ys, epochs=1, batch_size=4, shuffle="keras", seed=7,
+                      verbose=0).history["loss"][0] for _ in range(3)]
+    assert_same_losses(ours, theirs)
