@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -137,7 +138,14 @@ def cmd_figures(args: argparse.Namespace) -> int:
         return 0
     only = None if args.only is None else [_validate.choice("--only", name, figures.names())
                                            for name in args.only]
-    for path in figures.make_all(args.out, only=only, quick=args.quick):
+    out = args.out
+    if out is None:
+        # Full figures go where the committed ones live; quick drafts never overwrite them.
+        out = figures.scripts_dir() / "quick" if args.quick else figures.scripts_dir()
+        os.makedirs(out, exist_ok=True)
+    elif not os.path.isdir(out):
+        raise ValueError(f"--out {out!r} is not an existing folder")
+    for path in figures.make_all(out, only=only, quick=args.quick):
         print(f"wrote {path}")
     return 0
 
@@ -191,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_regression.add_argument("--json", action="store_true")
     analyze_regression.set_defaults(handler=cmd_analyze_regression)
     figures = commands.add_parser("figures", help="regenerate the lecture figures")
-    figures.add_argument("--out", default="figures", help="output directory (default figures/)")
+    figures.add_argument("--out", help="output folder (default: the repository's figures/, "
+                                       "or figures/quick/ with --quick)")
     figures.add_argument("--only", action="append", metavar="NAME",
                          help="only this figure (repeatable); see --list")
     figures.add_argument("--quick", action="store_true", help="reduced, seconds-long versions")
@@ -205,8 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, TypeError) as exc:
-        print(f"gdsim: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as exc:
+        # One line, no traceback: the message names the argument or the file.
+        print(f"gdsim: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
 

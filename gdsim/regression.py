@@ -77,13 +77,15 @@ def run(n: int = 20, optimizer: str | optim.Optimizer = "sgd", kernel: float = 0
         verbose: int = 0) -> RegressionRun:
     """Fit ``Dense(1)`` to xs = 1..n, ys = xs/2 from the given init and report what Keras would."""
     n = _validate.integer("n", n, minimum=1)
+    if predict_at is not None:  # checked before 500 epochs are spent, not after
+        predict_at = _validate.finite("predict", predict_at)
     xs, ys = seed_regression(n, dtype=dtype)
     model = build_model(kernel, bias, optimizer, dtype)
     history = model.fit(xs, ys, epochs=epochs, batch_size=batch_size, shuffle=shuffle, seed=seed,
                         verbose=verbose)
     prediction = None
     if predict_at is not None:
-        prediction = float(model.predict(np.array([_validate.finite("predict", predict_at)]))[0, 0])
+        prediction = float(model.predict(np.array([predict_at]))[0, 0])
     (w,), b = model.get_weights()
     return RegressionRun(loss=history.history.get("loss", []), kernel=float(w[0]), bias=float(b[0]),
                          prediction=prediction, first_inf_epoch=history.first_inf_epoch,

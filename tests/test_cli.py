@@ -93,3 +93,15 @@ def test_reproduce_json_rows(capsys):
     assert adam["match"] and adam["gdsim_value"] == pytest.approx(12.487587, abs=5e-4)
     ten = next(r for r in rows if r["scenario"] == "sgd lr=0.01, xs=1..10")
     assert ten["match"]
+
+
+def test_figures_quick_writes_where_asked_and_bad_out_is_one_line(capsys, tmp_path):
+    status, out, _ = run_cli(capsys, "figures", "--quick", "--only", "momentum", "--out", str(tmp_path))
+    assert status == 0 and (tmp_path / "05_momentum.png").stat().st_size > 0
+    status, _, err = run_cli(capsys, "figures", "--only", "momentum", "--out", str(tmp_path / "x.png"))
+    assert status == 2 and "is not an existing folder" in err and err.count("\n") == 1
+
+
+def test_figures_list_names_every_figure(capsys):
+    status, out, _ = run_cli(capsys, "figures", "--list")
+    assert status == 0 and "divergence" in out and "noise_escape" in out

@@ -36,6 +36,8 @@ class ProgressBar:
     """Progress of one epoch of ``total_steps`` batches."""
 
     width = 30
+    #: Keras redraws at most every 0.05 s; a million tiny batches must not print a million lines.
+    interval = 0.05
 
     def __init__(self, total_steps: int, verbose: int = 1, stream: TextIO | None = None) -> None:
         self.total_steps = total_steps
@@ -43,6 +45,7 @@ class ProgressBar:
         self.stream = stream if stream is not None else sys.stdout
         self.start = time.perf_counter()
         self._last_width = 0
+        self._last_draw = -float("inf")
 
     def _bar(self, step: int) -> str:
         digits = len(str(self.total_steps))
@@ -53,7 +56,11 @@ class ProgressBar:
 
     def update(self, step: int, logs: dict[str, float], final: bool = False) -> None:
         """Show that ``step`` of ``total_steps`` batches are done; ``final`` ends the line."""
-        elapsed = time.perf_counter() - self.start
+        now = time.perf_counter()
+        if not final and now - self._last_draw < self.interval:
+            return
+        self._last_draw = now
+        elapsed = now - self.start
         per_step = _format_time_per_step(elapsed / max(step, 1))
         if self.verbose == 1:
             line = f"{self._bar(step)} - {elapsed:.0f}s {per_step}{format_logs(logs)}"
