@@ -37,8 +37,13 @@ BAD_SCALARS = st.one_of(
     st.integers(-1000, 1000),
     st.text(max_size=6),
 )
+#: arrays with the right number of samples (6) but another per-sample shape: they get past
+#: the x/y length check and must still be rejected with the argument's name.
+SIX_ROW_ARRAYS = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(
+    lambda tail: np.ones((6, *tail)))
 BAD_ARRAYS = st.one_of(
     BAD_SCALARS,
+    SIX_ROW_ARRAYS,
     st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=4),
     st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)).map(
         lambda shape: np.ones(shape)),
