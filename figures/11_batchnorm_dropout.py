@@ -61,8 +61,8 @@ def plot(d: dict):
         _with_spikes(top, cv["val_loss"], c["vermillion"], "val, inference mode ('val_loss')")
         _with_spikes(top, cv["val_loss_batch_stats"], c["black"], "val, BN batch statistics",
                      ls="--", lw=1.8)
-        plots.labels(top, "epoch", "loss", f"seed setting ({s['n']} imgs {s['size']}x{s['size']}x3, "
-                     f"{s['epochs']} ep): spikes only in inference mode")
+        plots.labels(top, "epoch", "loss", f"seed setting ({s['n']} imgs {s['size']}x{s['size']}): "
+                     "spikes only in inference mode")
         top.set_ylim(0.2, min(1.2, top.get_ylim()[1]))
         top.legend(loc="upper right", fontsize=11, ncol=2)
 
@@ -84,8 +84,7 @@ def plot(d: dict):
             right.plot(epochs, curve["val_loss"], color=color, lw=2.2,
                        label=f"{name}: val ({row['spikes_total']} spikes / {row['runs']} seeds)")
         r = reduced["settings"]
-        plots.labels(right, "epoch", "loss", f"dropout ({r['n']} imgs {r['size']}x{r['size']}, "
-                                             f"{r['epochs']} ep)")
+        plots.labels(right, "epoch", "loss", f"dropout ({r['size']}x{r['size']}, {r['epochs']} ep)")
         right.legend(loc="upper right", fontsize=11)
     return fig
 
