@@ -54,10 +54,9 @@ def cmd_reproduce_cnn(args: argparse.Namespace) -> int:
 
     epochs = 100 if args.epochs is None else _validate.integer("--epochs", args.epochs, minimum=1)
     n = 8000 if args.n is None else _validate.integer("--n", args.n, minimum=8)
-    result = cnn_experiments.reproduce_cnn(epochs=epochs, n=n, json_output=args.json,
-                                           out_dir=args.out)
-    if args.json:
-        _print_json(result)
+    os.makedirs(args.out, exist_ok=True)
+    # With --json, reproduce_cnn prints the JSON itself and sends progress to stderr.
+    cnn_experiments.reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
     return 0
 
 
@@ -163,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "spike question's training run")
     reproduce.add_argument("--epochs", type=int, help="cnn: epochs (default 100, as the seed)")
     reproduce.add_argument("--n", type=int, help="cnn: number of images (default 8000)")
-    reproduce.add_argument("--out", default="figures", help="cnn: where the curves and history go")
+    reproduce.add_argument("--out", default="gdsim-output",
+                           help="cnn: folder for the curves figure and the history JSON/CSV "
+                                "(default ./gdsim-output)")
     reproduce.add_argument("--json", action="store_true", help="print the results as JSON")
     reproduce.set_defaults(handler=cmd_reproduce)
 

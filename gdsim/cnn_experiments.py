@@ -290,7 +290,7 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
     """``gdsim reproduce cnn``: the seed's run (Adam lr 1e-4, batch 32, 75/25 split,
     channels_last, 2 classes; ``decay``: old Keras ``decay=lr/epochs``) with Keras-style
     progress (on stderr when ``json_output``, so stdout stays JSON), then writes, atomically,
-    ``out_dir/08_cnn_training_curves.{png,svg}``, ``out_dir/<stem>.json`` (settings, history,
+    ``out_dir/09_cnn_training_curves.{png,svg}``, ``out_dir/<stem>.json`` (settings, history,
     spikes, seconds) and ``out_dir/<stem>.csv`` (the per-epoch history). Returns the result
     dict (``history``, ``spikes``, ``seconds``, ``paths``, ...); with ``json_output`` also
     prints it as JSON on stdout.
@@ -304,7 +304,7 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
                             decay=decay, size=size, difficulty=SEED["difficulty"], seed=seed,
                             verbose=verbose, progress=stream,
                             history_path=out / f"{stem}.partial.json")
-    paths = plots.save(curves_figure(result), out, "08_cnn_training_curves")
+    paths = plots.save(curves_figure(result), out, "09_cnn_training_curves")
     payload = {k: result[k] for k in ("settings", "history", "spikes", "train_spikes", "seconds",
                                       "images_per_second", "final", "epoch_seconds")}
     _io.save_json(out / f"{stem}.json", payload)

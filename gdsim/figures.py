@@ -38,6 +38,13 @@ SCRIPTS = {
     "adam": "06_adam.py",
     "minibatch": "07_minibatch.py",
     "escape_animation": "08_escape_animation.py",
+    # The "validation loss sometimes spikes" question (issue 5): the seed's CNN run and the
+    # four experiments that take its answer apart. Full mode trains CNNs for many minutes.
+    "cnn_training_curves": "09_cnn_training_curves.py",
+    "minibatch_noise_cnn": "10_minibatch_noise_cnn.py",
+    "validation_sample_size": "11_validation_sample_size.py",
+    "batchnorm_dropout": "12_batchnorm_dropout.py",
+    "step_size_cnn": "13_step_size_cnn.py",
 }
 
 

@@ -105,3 +105,19 @@ def test_figures_quick_writes_where_asked_and_bad_out_is_one_line(capsys, tmp_pa
 def test_figures_list_names_every_figure(capsys):
     status, out, _ = run_cli(capsys, "figures", "--list")
     assert status == 0 and "divergence" in out and "noise_escape" in out
+
+
+def test_reproduce_cnn_json_has_the_history_spikes_and_time(capsys, tmp_path):
+    status, out, err = run_cli(capsys, "reproduce", "cnn", "--epochs", "2", "--n", "64",
+                               "--out", str(tmp_path), "--json")
+    result = json.loads(out)
+    assert status == 0 and "Epoch 2/2" in err  # progress on stderr keeps stdout pure JSON
+    assert set(result["history"]) == {"loss", "val_loss", "accuracy", "val_accuracy"}
+    assert len(result["history"]["val_loss"]) == 2
+    assert {"count", "epochs"} <= set(result["spikes"]) and result["seconds"] > 0
+    assert (tmp_path / "cnn_seed_run.csv").read_text().count("\n") >= 3
+
+
+def test_reproduce_options_belong_to_cnn(capsys):
+    status, _, err = run_cli(capsys, "reproduce", "--epochs", "3")
+    assert status == 2 and "apply to 'gdsim reproduce cnn' only" in err

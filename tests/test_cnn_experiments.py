@@ -21,9 +21,9 @@ from gdsim import cnn_experiments as ce
 from gdsim.nn.layers import BatchNormalization
 
 FIGURES = Path(__file__).resolve().parent.parent / "figures"
-SCRIPTS = {"curves": "08_cnn_training_curves.py", "minibatch": "09_minibatch_noise_cnn.py",
-           "validation": "10_validation_sample_size.py", "batchnorm": "11_batchnorm_dropout.py",
-           "step": "12_step_size_cnn.py"}
+SCRIPTS = {"curves": "09_cnn_training_curves.py", "minibatch": "10_minibatch_noise_cnn.py",
+           "validation": "11_validation_sample_size.py", "batchnorm": "12_batchnorm_dropout.py",
+           "step": "13_step_size_cnn.py"}
 _DATA: dict[str, tuple] = {}
 
 
@@ -98,7 +98,7 @@ def test_reproduce_cnn_writes_figure_json_csv_and_prints_json(tmp_path, capsys):
     rows = (tmp_path / "cnn_seed_run.csv").read_text().splitlines()
     assert rows[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(rows) == 3
     assert float(rows[2].split(",")[3]) == result["history"]["val_loss"][1]
-    png = tmp_path / "08_cnn_training_curves.png"
+    png = tmp_path / "09_cnn_training_curves.png"
     assert png.stat().st_size > 10_000 and Image.open(png).size == (1600, 1000)
     assert not (tmp_path / "cnn_seed_run.partial.json").exists()
 

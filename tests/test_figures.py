@@ -34,7 +34,8 @@ def computed(name: str) -> tuple:
 def test_names_are_in_lecture_order_and_each_has_a_one_line_description():
     names = figures.names()
     assert names == ["divergence", "stability", "noise_escape", "surfaces", "momentum", "adam",
-                     "minibatch", "escape_animation"]
+                     "minibatch", "escape_animation", "cnn_training_curves", "minibatch_noise_cnn",
+                     "validation_sample_size", "batchnorm_dropout", "step_size_cnn"]
     for name in names:
         text = figures.describe(name)
         assert text and "\n" not in text and len(text) < 200, (name, text)

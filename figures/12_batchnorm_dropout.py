@@ -16,7 +16,7 @@ statistics that keep up with the weights). Bottom right (reduced setting,
 ``gdsim.cnn_experiments.EXPERIMENT``: 4000 images 16x16x3, 30 epochs, 3 seeds): with and without
 dropout — training vs validation loss.
 
-Run:  python figures/11_batchnorm_dropout.py [--quick] [--out DIR]
+Run:  python figures/12_batchnorm_dropout.py [--quick] [--out DIR]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from gdsim import cnn_experiments, figures, plots, spikes
 
 HERE = Path(__file__).resolve().parent
-STEM = "11_batchnorm_dropout"
+STEM = "12_batchnorm_dropout"
 
 
 def compute(quick: bool = False) -> dict:

@@ -10,7 +10,7 @@ validation loss (log scale), spikes circled (``gdsim.spikes``: > 20 % above the 
 minimum, back within 3 epochs); inf/NaN epochs, if any, are drawn on a band at the top and
 counted as divergence, not as spikes.
 
-Run:  python figures/12_step_size_cnn.py [--quick] [--out DIR]
+Run:  python figures/13_step_size_cnn.py [--quick] [--out DIR]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from gdsim import cnn_experiments, figures, plots
 
 HERE = Path(__file__).resolve().parent
-STEM = "12_step_size_cnn"
+STEM = "13_step_size_cnn"
 
 
 def compute(quick: bool = False) -> dict:

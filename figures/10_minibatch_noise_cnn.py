@@ -15,7 +15,7 @@ gradient around the full-data gradient, ``E||g_B - g||^2``, measured from sample
 (i.i.d. indices, inference-mode gradients so a batch gradient is a mean of per-sample ones),
 against B on log-log axes, with the fitted slope; the line is ``tr(Sigma)/B``.
 
-Run:  python figures/09_minibatch_noise_cnn.py [--quick] [--out DIR]
+Run:  python figures/10_minibatch_noise_cnn.py [--quick] [--out DIR]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from gdsim import cnn_experiments, figures, plots
 
 HERE = Path(__file__).resolve().parent
-STEM = "09_minibatch_noise_cnn"
+STEM = "10_minibatch_noise_cnn"
 
 
 def compute(quick: bool = False) -> dict:

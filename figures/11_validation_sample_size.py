@@ -16,7 +16,7 @@ Right: the spread of a size-m validation loss — the standard deviation over 40
 sets of m images resampled from the pool, averaged over the checkpoints — against m, with
 ``sd(l_i)/sqrt(m)`` (per-image losses l_i): a tenfold larger set, a ~3.2x smaller spread.
 
-Run:  python figures/10_validation_sample_size.py [--quick] [--out DIR]
+Run:  python figures/11_validation_sample_size.py [--quick] [--out DIR]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from gdsim import cnn_experiments, figures, plots
 
 HERE = Path(__file__).resolve().parent
-STEM = "10_validation_sample_size"
+STEM = "11_validation_sample_size"
 
 
 def compute(quick: bool = False) -> dict:

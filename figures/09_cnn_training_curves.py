@@ -12,7 +12,7 @@ sometimes spikes above the training loss and comes back. Set-up here: ``real_fak
 The same run is ``gdsim reproduce cnn`` (``gdsim.cnn_experiments.reproduce_cnn``), which also
 writes the history as JSON and CSV.
 
-Run:  python figures/08_cnn_training_curves.py [--quick] [--out DIR]
+Run:  python figures/09_cnn_training_curves.py [--quick] [--out DIR]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from gdsim import cnn_experiments, figures, plots
 
 HERE = Path(__file__).resolve().parent
-STEM = "08_cnn_training_curves"
+STEM = "09_cnn_training_curves"
 
 
 def compute(quick: bool = False) -> dict:
