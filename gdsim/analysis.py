@@ -9,6 +9,9 @@ makes its spectral radius ``(sqrt(kappa) - 1)/(sqrt(kappa) + 1)`` instead of GD'
 ``(kappa - 1)/(kappa + 1)``.
 
 Everything broadcasts over arrays of learning rates, momenta and eigenvalues (no loops).
+
+Spikes in a validation-loss curve (``detect_spikes``, ``spike_summary``) live in
+:mod:`gdsim.spikes` and are re-exported here with the other trajectory statistics.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from gdsim import _validate
+from gdsim.spikes import Spike, detect_spikes, spike_summary
 
 __all__ = ["hessian_eigenvalues", "critical_lr", "gd_growth_factors", "gd_optimal",
            "heavy_ball_iteration_matrix", "heavy_ball_spectral_radius", "polyak_optimal",
            "regression_hessian", "regression_stability", "max_converging_n", "convergence_rate",
-           "escape_fraction"]
+           "escape_fraction", "Spike", "detect_spikes", "spike_summary"]
 
 
 def _positive_array(name: str, value: Any) -> np.ndarray:

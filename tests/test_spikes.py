@@ -263,3 +263,11 @@ def test_every_spike_satisfies_the_definition(values, threshold, recovery, warmu
         assert spike.value == v[s - 1:r - 1].max() == v[p - 1]
         last_return = r
     assert spike_summary(v, threshold, recovery, warmup, window)["count"] == len(spikes)
+
+
+def test_the_detector_is_available_from_gdsim_analysis():
+    from gdsim import analysis
+
+    values = [1.0, 0.8, 0.7, 1.2, 0.65, 0.6]
+    assert [s.epoch for s in analysis.detect_spikes(values)] == [4]
+    assert analysis.spike_summary(values)["count"] == 1
