@@ -120,11 +120,11 @@ def regression_hessian(xs: Any) -> np.ndarray:
     return 2 * np.array([[m2, m1], [m1, 1.0]])
 
 
-def _eig2(h: np.ndarray) -> tuple[float, float]:
-    a, b, c = h[0, 0], h[0, 1], h[1, 1]
+def _symmetric_2x2_eigenvalues(a: Any, b: Any, c: Any) -> tuple[Any, Any]:
+    """(lambda_max, lambda_min) of ``[[a, b], [b, c]]``, elementwise over arrays."""
     mid, rad = (a + c) / 2, np.hypot((a - c) / 2, b)
     # lambda_min via the determinant: no cancellation when it is tiny
-    return float(mid + rad), float((a * c - b * b) / (mid + rad))
+    return mid + rad, (a * c - b * b) / (mid + rad)
 
 
 def regression_stability(xs: Any, lr: Any) -> dict[str, Any]:
@@ -137,7 +137,8 @@ def regression_stability(xs: Any, lr: Any) -> dict[str, Any]:
     Seed: xs = 1..20, lr = 0.01 -> lambda_max = 288.54, critical_lr = 0.00693, loss_ratio 3.5547
     (the seed printed 13164500484096 / 3703408164864 = 3.5547 for epochs 20/19).
     """
-    lam_max, lam_min = _eig2(regression_hessian(xs))
+    h = regression_hessian(xs)
+    lam_max, lam_min = (float(v) for v in _symmetric_2x2_eigenvalues(h[0, 0], h[0, 1], h[1, 1]))
     lr = _positive_array("lr", lr)
     factor = 1 - lr * lam_max
     return {"lambda_max": lam_max, "lambda_min": lam_min, "critical_lr": 2 / lam_max,
@@ -154,8 +155,7 @@ def max_converging_n(lr: Any, n_max: int = 10_000) -> int:
     n = np.arange(1, n_max + 1, dtype=np.float64)
     m1 = (n + 1) / 2                       # mean of 1..n
     m2 = (n + 1) * (2 * n + 1) / 6         # mean of squares of 1..n
-    a, b, c = 2 * m2, 2 * m1, 2.0
-    lam_max = (a + c) / 2 + np.hypot((a - c) / 2, b)
+    lam_max, _ = _symmetric_2x2_eigenvalues(2 * m2, 2 * m1, 2.0)  # regression_hessian's entries
     converges = np.abs(1 - lr * lam_max) < 1
     if converges.all():
         return n_max
