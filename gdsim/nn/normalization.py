@@ -105,11 +105,14 @@ class BatchNormalization(Layer):
         xw = fold.view(x2)
         dtype = self.dtype.type
         batch_stats = bool(training) and self.trainable
+        centered = None
         if batch_stats:
             mean = fold.sums(xw) / dtype(m)
             centered = xw - fold.tile(mean)
-            centered *= centered
-            var = fold.sums(centered) / dtype(m)
+            # squared into a scratch buffer (reused across batches) so that backward can
+            # reuse ``x - mu`` instead of recomputing it
+            square = np.multiply(centered, centered, out=self._scratch_like(centered))
+            var = fold.sums(square) / dtype(m)
             momentum = dtype(self.momentum)
             self.moving_mean = self.moving_mean * momentum + mean * dtype(1.0 - self.momentum)
             self.moving_variance = self.moving_variance * momentum + var * dtype(1.0 - self.momentum)
@@ -120,11 +123,18 @@ class BatchNormalization(Layer):
         shift = self._beta() - mean * inv
         yw = xw * fold.tile(inv)
         yw += fold.tile(shift)
-        self._cache = (xw, fold, mean, rstd, batch_stats)
+        self._cache = (xw, fold, mean, rstd, batch_stats, centered)
         return self._from_matrix(yw, x.shape)
 
+    def _scratch_like(self, a: np.ndarray) -> np.ndarray:
+        """A per-layer buffer shaped like ``a``, reused from batch to batch (never returned)."""
+        buffer = getattr(self, "_scratch", None)
+        if buffer is None or buffer.shape != a.shape or buffer.dtype != a.dtype:
+            buffer = self._scratch = np.empty_like(a)
+        return buffer
+
     def backward(self, grad_output):
-        xw, fold, mean, rstd, batch_stats = self._cache
+        xw, fold, mean, rstd, batch_stats, centered = self._cache
         gw = fold.view(self._to_matrix(np.asarray(grad_output)))
         dtype = self.dtype.type
         gamma = self._gamma()
@@ -132,9 +142,15 @@ class BatchNormalization(Layer):
         need_dgamma = batch_stats or (need_param_grads and self.scale)
         dbeta = fold.sums(gw)
         if need_dgamma:
-            xhat = xw - fold.tile(mean)
+            if centered is not None:
+                # the forward's ``x - mu`` is consumed here (turned into xhat in place, then
+                # into dx): a second backward of the same forward recomputes it
+                self._cache = (xw, fold, mean, rstd, batch_stats, None)
+                xhat = centered
+            else:
+                xhat = xw - fold.tile(mean)
             xhat *= fold.tile(rstd)
-            product = gw * xhat
+            product = np.multiply(gw, xhat, out=self._scratch_like(xhat))
             dgamma = fold.sums(product)
         if need_param_grads:
             self.grads = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
@@ -144,7 +160,7 @@ class BatchNormalization(Layer):
             return None
         if batch_stats:
             m = dtype(xw.size // fold.columns)
-            dx = np.multiply(xhat, fold.tile(dgamma / m), out=product)  # reuse the buffer
+            dx = np.multiply(xhat, fold.tile(dgamma / m), out=xhat)  # xhat is ours and done with
             np.subtract(gw, dx, out=dx)
             dx -= fold.tile(dbeta / m)
             dx *= fold.tile(gamma * rstd)
