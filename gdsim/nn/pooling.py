@@ -11,6 +11,16 @@ from gdsim.nn.base import Layer, normalize_data_format
 from gdsim.nn.conv import pair, padding_mode
 
 
+def _running_max(parts: list[np.ndarray]) -> np.ndarray:
+    """Element-wise maximum of equally shaped arrays, left to right, into a new C-order array."""
+    if len(parts) == 1:
+        return np.array(parts[0], order="C")
+    best = np.maximum(parts[0], parts[1], out=np.empty(parts[0].shape, parts[0].dtype))
+    for part in parts[2:]:
+        np.maximum(best, part, out=best)
+    return best
+
+
 class MaxPooling2D(Layer):
     """``y[n, i, j, c] = max_{a<ph, b<pw} xpad[n, i*sh + a, j*sw + b, c]`` (``keras.layers.MaxPooling2D``).
 
@@ -26,7 +36,8 @@ class MaxPooling2D(Layer):
     Overlapping windows (``strides < pool_size``) add their contributions.
 
     Computation: a running ``np.maximum`` over the ``ph*pw`` window offsets, each a strided
-    view of the (padded) input; backward walks the offsets in the same order, sending ``g`` to
+    view of the (padded) input (when the windows tile the input exactly: first over window
+    rows, then over window columns, see :meth:`_tiled_max`); backward walks the offsets in the same order, sending ``g`` to
     the first offset equal to the max (a bool mask of the windows already served).
     """
 
@@ -72,14 +83,38 @@ class MaxPooling2D(Layer):
             for b in range(pw):
                 yield (slice(None), slice(a, a + row_end, sh), slice(b, b + col_end, sw), slice(None))
 
+    def _tiled(self, padded_shape: tuple[int, ...]) -> bool:
+        """Windows tile the (padded) input exactly: every element lies in exactly one window."""
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        return ((sh, sw) == (ph, pw) and sh * self._rows.out == padded_shape[1]
+                and sw * self._cols.out == padded_shape[2])
+
+    def _tiled_max(self, xp: np.ndarray) -> np.ndarray:
+        """Window maxima of a C-contiguous, exactly tiled ``xp (N, Ho*ph, Wo*pw, C)``.
+
+        First over the window rows, each operand a contiguous run of ``Wo*pw*C`` values (NumPy's
+        fast loop), then over the window columns on the ``ph`` times smaller result. Maxima in
+        another grouping than the row-major sweep: the same value (only the sign of a zero tie
+        could differ); NaN propagates either way.
+        """
+        (ph, pw) = self.pool_size
+        n, _, _, c = xp.shape
+        rows, cols = self._rows.out, self._cols.out
+        x6 = xp.reshape(n, rows, ph, cols, pw, c)
+        by_rows = _running_max([x6[:, :, a] for a in range(ph)])  # (N, Ho, Wo, pw, C)
+        return _running_max([by_rows[:, :, :, b] for b in range(pw)])
+
     def forward(self, x, training=False):
         x = self._check_input(x)
         nhwc = x.transpose(0, 2, 3, 1) if self.data_format == "channels_first" else x
         xp = _im2col.pad_nhwc(nhwc, self._rows, self._cols, -np.inf)
-        slices = list(self._offset_slices())
-        best = np.array(xp[slices[0]], order="C")
-        for index in slices[1:]:
-            np.maximum(best, xp[index], out=best)
+        if self._tiled(xp.shape) and xp.flags.c_contiguous:
+            best = self._tiled_max(xp)
+        else:
+            slices = list(self._offset_slices())
+            best = np.array(xp[slices[0]], order="C")
+            for index in slices[1:]:
+                np.maximum(best, xp[index], out=best)
         self._cache = (xp, best)
         self._batch = x.shape[0]
         if self.data_format == "channels_first":
@@ -96,7 +131,7 @@ class MaxPooling2D(Layer):
         rows, cols = self._rows, self._cols
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         overlapping = sh < ph or sw < pw
-        tiled = (sh, sw) == (ph, pw) and sh * rows.out == xp.shape[1] and sw * cols.out == xp.shape[2]
+        tiled = self._tiled(xp.shape)
         # every input element lies in exactly one window when tiled: no zero-fill needed
         dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=g.dtype)
         taken = None
