@@ -74,14 +74,7 @@ class Conv2D(Layer):
 
     # -- geometry -------------------------------------------------------------------------
     def _hwc(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-        if len(input_shape) != 3:
-            raise ValueError(f"Conv2D layer {self.name!r} needs inputs of rank 4 (batch + 3 axes), "
-                             f"got input_shape {input_shape} (batch axis excluded)")
-        if self.data_format == "channels_first":
-            c, h, w = input_shape
-        else:
-            h, w, c = input_shape
-        return h, w, c
+        return _im2col.image_dims(f"Conv2D layer {self.name!r}", input_shape, self.data_format)
 
     def _geometry(self, h: int, w: int) -> tuple[_im2col.Axis, _im2col.Axis]:
         (kh, kw), (sh, sw) = self.kernel_size, self.strides

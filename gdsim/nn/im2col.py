@@ -31,6 +31,18 @@ class Axis(NamedTuple):
     after: int
 
 
+def image_dims(layer: str, input_shape: tuple[int, ...], data_format: str) -> tuple[int, int, int]:
+    """``(height, width, channels)`` of a per-sample image shape in either data format."""
+    if len(input_shape) != 3:
+        raise ValueError(f"{layer} needs inputs of rank 4 (batch + 3 axes), got input_shape "
+                         f"{input_shape} (batch axis excluded)")
+    if data_format == "channels_first":
+        c, h, w = input_shape
+    else:
+        h, w, c = input_shape
+    return h, w, c
+
+
 def axis_geometry(size: int, kernel: int, stride: int, padding: str) -> Axis:
     """Output length and padding split of one spatial axis (see the module docstring)."""
     if padding == "valid":

@@ -51,15 +51,8 @@ class MaxPooling2D(Layer):
         self.padding = padding_mode(padding)
         self.data_format = normalize_data_format(data_format)
 
-    def _hwc(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"MaxPooling2D layer {self.name!r} needs inputs of rank 4 (batch + 3 "
-                             f"axes), got input_shape {input_shape} (batch axis excluded)")
-        if self.data_format == "channels_first":
-            c, h, w = input_shape
-        else:
-            h, w, c = input_shape
-        return h, w, c
+    def _hwc(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        return _im2col.image_dims(f"MaxPooling2D layer {self.name!r}", input_shape, self.data_format)
 
     def _geometry(self, h, w):
         (ph, pw), (sh, sw) = self.pool_size, self.strides
