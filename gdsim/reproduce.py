@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gdsim import analysis, regression
+from gdsim import analysis, optim, regression
 from gdsim.nn.model import DivergenceWarning
 from gdsim.regression import json_number
 
@@ -62,10 +62,11 @@ def _close(seed_value: float, value: float) -> bool:
     return math.isfinite(value) and abs(value - seed_value) <= SIGNIFICANT_RTOL * abs(seed_value)
 
 
-def _kernels_note(kernels: list[float]) -> str:
+def _kernels_note(kernels: list[float], several: str = "(each reproduces the printed number)"
+                  ) -> str:
     shown = ", ".join(f"{k:+.6f}" for k in kernels)
     if len(kernels) > 1:
-        return f"init kernels that fit: {shown} (each reproduces the printed number)"
+        return f"init kernels that fit: {shown} {several}"
     return f"inferred init kernel {shown}, bias 0"
 
 
@@ -105,15 +106,13 @@ def small_lr_rows() -> list[Row]:
     """Answer 1: SGD(learning_rate=1e-4) converges."""
     scenario = "sgd lr=1e-4, xs=1..20"
     kernels = regression.kernels_from_first_loss(SEED_SMALL_LR_LOSSES[1], n=20)
-    results = [regression.run(n=20, optimizer=regression.optim.SGD(1e-4), kernel=k, epochs=500)
+    results = [regression.run(n=20, optimizer=optim.SGD(1e-4), kernel=k, epochs=500)
                for k in kernels]
     first = np.array(results[0].loss)
     spread = max(float(np.max(np.abs(np.array(r.loss) - first) / first)) for r in results)
-    note = (f"init kernels that fit: {', '.join(f'{k:+.6f}' for k in kernels)}; mirror images "
-            f"about 0.5, their losses agree to {spread:.0e} (float32 rounding); the table shows "
-            "the first")
-    rows = [Row(scenario, "init kernel (from loss 1)", None, kernels[0], None,
-                note if len(kernels) > 1 else _kernels_note(kernels))]
+    note = _kernels_note(kernels, f"(mirror images about 0.5, their losses agree to "
+                                  f"{spread:.0e}: float32 rounding; the table shows the first)")
+    rows = [Row(scenario, "init kernel (from loss 1)", None, kernels[0], None, note)]
     for epoch, seed_value in SEED_SMALL_LR_LOSSES.items():
         value = results[0].loss[epoch - 1]
         rows.append(Row(scenario, f"loss epoch {epoch}", seed_value, value,

@@ -319,6 +319,8 @@ class Sequential:
         seed = self.seed if seed is None else _validate.integer("seed", seed, minimum=0)
         validation_split = _validate.in_range("validation_split", validation_split, 0.0, 1.0)
         resume = _validate.boolean("resume", resume)
+        if resume and checkpoint is None:
+            raise ValueError("resume=True needs checkpoint=PATH")
         if checkpoint is not None:
             if not isinstance(checkpoint, (str, os.PathLike)):
                 raise TypeError(f"checkpoint must be a path, got {_validate.show(checkpoint)}")
@@ -358,8 +360,6 @@ class Sequential:
         self.stop_training = False
         for callback in callback_list:
             callback.on_train_begin()
-        if resume and checkpoint is None:
-            raise ValueError("resume=True needs checkpoint=PATH")
         if resume and os.path.exists(checkpoint):
             initial_epoch = checkpoint_module.load(checkpoint, self, order, history)
         with self._numerics():
@@ -380,7 +380,7 @@ class Sequential:
                 if self.stop_training:
                     break
         for callback in callback_list:
-            callback.on_train_end(history.history and {k: v[-1] for k, v in history.history.items()})
+            callback.on_train_end({key: values[-1] for key, values in history.history.items()})
         self._warn_divergence(history)
         return history
 
@@ -389,7 +389,7 @@ class Sequential:
             callback.on_epoch_begin(epoch)
         trackers = self._new_trackers()
         logs: dict[str, float] = {}
-        for step, index in enumerate(order.batches(epoch)):
+        for step, index in enumerate(order.batches()):
             for callback in callback_list:
                 callback.on_train_batch_begin(step)
             xb, yb = x[index], y[index]
@@ -498,7 +498,8 @@ class _BatchOrder:
         self.n, self.batch_size, self.mode, self.stream = n, batch_size, mode, stream
         self.steps = -(-n // batch_size)
 
-    def batches(self, epoch: int) -> list[np.ndarray | slice]:
+    def batches(self) -> list[np.ndarray | slice]:
+        """The next epoch's batches (draws from the stream when shuffling)."""
         starts = range(0, self.n, self.batch_size)
         if self.mode == "false":
             return [slice(s, min(s + self.batch_size, self.n)) for s in starts]
