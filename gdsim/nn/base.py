@@ -12,11 +12,12 @@ back-propagated, which is how training uses them.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from gdsim import _validate
+from gdsim.nn import background
 
 __all__ = ["Layer", "normalize_data_format"]
 
@@ -54,13 +55,17 @@ class Layer:
         built: whether :meth:`build` has run.
         input_shape: the optional ``input_shape=`` constructor argument (no batch axis).
         dtype: the dtype the layer was built in (``None`` before build).
-        grads: ``dL/dw`` for each of :attr:`trainable_weights`, set by :meth:`backward`.
+        grads: ``dL/dw`` for each of :attr:`trainable_weights`, set by :meth:`backward` (when
+            :attr:`background_grads` is on, reading it waits for the background computation).
         compute_input_grad: ``True`` by default; a model may set it ``False`` on its first
             layer, whose ``dL/dx`` nobody needs: ``backward`` then skips that work (for Conv2D
             the whole col2im) and returns ``None``.
     """
 
     compute_input_grad: bool = True
+    #: set by a model during ``fit``: weight-gradient GEMMs may run on the background thread of
+    #: :mod:`gdsim.nn.background` (same bits), while ``backward`` returns ``dL/dx`` at once
+    background_grads: bool = False
 
     #: attribute names of the trainable / non-trainable weights, in Keras order
     _trainable_names: tuple[str, ...] = ()
@@ -76,7 +81,7 @@ class Layer:
         self.built = False
         self.dtype: np.dtype | None = None
         self.build_input_shape: tuple[int, ...] | None = None
-        self.grads: list[np.ndarray] = []
+        self.grads = []
 
     # -- naming ---------------------------------------------------------------------------
     @classmethod
@@ -142,6 +147,29 @@ class Layer:
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training=training)
+
+    @property
+    def grads(self) -> list[np.ndarray]:
+        pending = self.__dict__.pop("_pending_grads", None)
+        if pending is not None:
+            self._grads = pending.result()
+        return self._grads
+
+    @grads.setter
+    def grads(self, value: list[np.ndarray]) -> None:
+        self.__dict__.pop("_pending_grads", None)
+        self._grads = value
+
+    def _set_grads(self, compute: Callable[..., list[np.ndarray]], *args: Any) -> None:
+        """``grads = compute(*args)``: at once, or on the background thread when
+        :attr:`background_grads` is on (``args`` must then stay unmodified until ``grads`` is
+        read). A layer that skips its ``dL/dx`` has nothing to overlap with: it computes
+        in place rather than wait for the hand-over."""
+        if self.background_grads and self.compute_input_grad:
+            self.grads = []
+            self._pending_grads = background.submit(compute, *args)
+        else:
+            self.grads = compute(*args)
 
     # -- weights --------------------------------------------------------------------------
     @property

@@ -140,9 +140,7 @@ class Conv2D(Layer):
         g = self.activation.backward(self._z, g)
         kernel = self.kernel.reshape(-1, self.filters)
         if self.trainable:
-            patches = self._patches_cache
-            dkernel = (patches.T @ g) if self._pointwise else (patches @ g)
-            self.grads = [dkernel.reshape(self.kernel.shape)] + ([column_sums(g)] if self.use_bias else [])
+            self._set_grads(self._weight_grads, self._patches_cache, g)
         else:
             self.grads = []
         if not self.compute_input_grad:
@@ -164,6 +162,11 @@ class Conv2D(Layer):
         dxp = _im2col.col2im_t(kernel @ g.T, padded, kh, kw, sh, sw, rows.out, cols.out)
         dx = dxp[:, :, rows.before:rows.before + h, cols.before:cols.before + w]  # (C, N, H, W)
         return np.ascontiguousarray(dx.transpose(1, 0, 2, 3) if channels_first else dx.transpose(1, 2, 3, 0))
+
+    def _weight_grads(self, patches: np.ndarray, g: np.ndarray) -> list[np.ndarray]:
+        """``[dkernel, dbias]`` from the patch matrix and ``g = dL/dz`` ``(N*Ho*Wo, F)``."""
+        dkernel = (patches.T @ g) if self._pointwise else (patches @ g)
+        return [dkernel.reshape(self.kernel.shape)] + ([column_sums(g)] if self.use_bias else [])
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

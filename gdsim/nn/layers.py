@@ -85,14 +85,16 @@ class Dense(Layer):
         g = self.activation.backward(self._y, grad_output)
         x = self._x
         if self.trainable:
-            x2 = x.reshape(-1, x.shape[-1])
-            g2 = g.reshape(-1, self.units)
-            self.grads = [x2.T @ g2] + ([column_sums(g2)] if self.use_bias else [])
+            self._set_grads(self._weight_grads, x.reshape(-1, x.shape[-1]), g.reshape(-1, self.units))
         else:
             self.grads = []
         if not self.compute_input_grad:
             return None
         return g @ self.kernel.T
+
+    def _weight_grads(self, x2: np.ndarray, g2: np.ndarray) -> list[np.ndarray]:
+        """``[dkernel, dbias]`` from ``x (M, in)`` and ``g = dL/dz (M, units)``."""
+        return [x2.T @ g2] + ([column_sums(g2)] if self.use_bias else [])
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
