@@ -34,7 +34,7 @@ import numpy as np
 from gdsim import _validate
 from gdsim import optim
 from gdsim.nn import losses as losses_module
-from gdsim.nn import blas
+from gdsim.nn import blas, flat_update
 from gdsim.nn import checkpoint as checkpoint_module
 from gdsim.nn import metrics as metrics_module
 from gdsim.nn.callbacks import Callback, History
@@ -91,6 +91,7 @@ class Sequential:
         self.stop_training = False
         self.history: History | None = None
         self._shuffle_streams: dict[tuple[str, int], Any] = {}
+        self._flat_update = flat_update.FlatUpdate()
         for layer in layers or []:
             self.add(layer)
 
@@ -274,7 +275,11 @@ class Sequential:
         layers = self.trainable_layers
         params = [w for layer in layers for w in layer.trainable_weights]
         grads = [g for layer in layers for g in layer.grads]
-        params, self.optimizer_state = self.optimizer.step(params, grads, self.optimizer_state)
+        if flat_update.flattenable(self.optimizer, params):
+            params, self.optimizer_state = self._flat_update.step(
+                self.optimizer, params, grads, self.optimizer_state)
+        else:
+            params, self.optimizer_state = self.optimizer.step(params, grads, self.optimizer_state)
         start = 0
         for layer in layers:
             count = len(layer.trainable_weights)

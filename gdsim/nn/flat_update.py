@@ -1,0 +1,85 @@
+"""One optimizer call for all of a model's weights, on a single flat vector (same bits).
+
+Why: the seed CNN has 22 weight arrays, 21 of them with at most 1,024 values. An optimizer
+step costs ~12 NumPy calls per array whatever its size, so 21 tiny arrays took ~0.3 ms of an
+0.55 ms Adam step; on one concatenated vector the same step takes ~0.2 ms.
+
+Same bits: every gdsim optimizer update is element-wise with scalar coefficients (``lr``,
+bias corrections, betas), so updating the concatenation of the arrays computes each element
+exactly as updating the arrays one by one. That holds only when nothing couples elements or
+arrays: :func:`flattenable` refuses ``clipnorm`` (a norm per array), ``global_clipnorm`` (a
+norm over all arrays, summed in another order) and array hyper-parameters (which broadcast
+over the leading axes of each array).
+
+The model's weights and its public per-array ``optimizer_state`` are views into the flat
+vectors the last step returned, so the next step finds them already packed and concatenates
+only the gradients. Anything that replaced a weight or the state (``set_weights``, loading a
+checkpoint) is noticed by identity and packed afresh.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from gdsim import optim
+
+
+def flattenable(optimizer: optim.Optimizer, params: Sequence[np.ndarray]) -> bool:
+    """Whether one flat update equals the per-array updates bit for bit (see module docstring)."""
+    if not params or len({p.dtype for p in params}) != 1:
+        return False
+    if getattr(optimizer, "clipnorm", None) is not None:
+        return False
+    if getattr(optimizer, "global_clipnorm", None) is not None:
+        return False
+    return not any(isinstance(h, np.ndarray) for h in optimizer._hyper_values())
+
+
+class FlatUpdate:
+    """Applies ``optimizer.step`` to the concatenation of ``params`` and returns per-array views.
+
+    ``step(params, grads, state)`` has the contract of :meth:`gdsim.optim.Optimizer.step` for
+    a list: new parameter arrays and a new per-array :class:`~gdsim.optim.OptState` (both
+    views into fresh flat vectors; the inputs are left untouched).
+    """
+
+    def __init__(self) -> None:
+        self._packed: tuple | None = None  # (params views, state, flat params, flat state)
+
+    def step(self, optimizer: optim.Optimizer, params: list[np.ndarray], grads: list[np.ndarray],
+             state: optim.OptState) -> tuple[list[np.ndarray], optim.OptState]:
+        shapes = [p.shape for p in params]
+        flat_params, flat_state = self._flat_inputs(params, state)
+        flat_grads = np.concatenate([np.ravel(g) for g in grads]).astype(flat_params.dtype, copy=False)
+        new_flat, new_flat_state = optimizer.step(flat_params, flat_grads, flat_state)
+        new_params = _split(new_flat, shapes)
+        new_state = optim.OptState(iterations=new_flat_state.iterations,
+                                   slots={name: _split(arrays[0], shapes)
+                                          for name, arrays in new_flat_state.slots.items()})
+        self._packed = (new_params, new_state, new_flat, new_flat_state)
+        return new_params, new_state
+
+    def _flat_inputs(self, params: list[np.ndarray], state: optim.OptState
+                     ) -> tuple[np.ndarray, optim.OptState]:
+        if self._packed is not None:
+            views, packed_state, flat, flat_state = self._packed
+            if packed_state is state and len(views) == len(params) \
+                    and all(a is b for a, b in zip(views, params)):
+                return flat, flat_state
+        flat = np.concatenate([p.ravel() for p in params])
+        flat_state = optim.OptState(iterations=state.iterations,
+                                    slots={name: [np.concatenate([a.ravel() for a in arrays])]
+                                           for name, arrays in state.slots.items()})
+        return flat, flat_state
+
+
+def _split(flat: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """Views of consecutive pieces of ``flat`` with the given shapes."""
+    out, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape, dtype=np.int64))
+        out.append(flat[start:start + size].reshape(shape))
+        start += size
+    return out
