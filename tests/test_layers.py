@@ -335,6 +335,24 @@ def test_dropout_noise_shape_shares_mask_and_rate_edges():
     np.testing.assert_array_equal(_build(Dropout(0.0), (3,)).forward(np.ones((2, 3)), training=True), 1)
 
 
+@pytest.mark.parametrize("noise_shape", [None, (None, 1, 6)])
+def test_dropout_prefetched_masks_are_the_serial_masks(noise_shape):
+    """A mask drawn ahead on the background thread is the one forward would have drawn; a
+    prefetch for another batch size is rewound, so the stream of masks never changes."""
+    x = np.ones((3, 4, 6))
+    serial = _build(Dropout(0.4, noise_shape=noise_shape, seed=9), (4, 6))
+    ahead = _build(Dropout(0.4, noise_shape=noise_shape, seed=9), (4, 6))
+    outputs = []
+    for batch in (3, 3, 5, 3):
+        ahead.prefetch(batch)  # batch 5 != 3: the prefetch for the third call is wrong
+        ahead.prefetch(batch)  # a second prefetch before the forward draws nothing more
+        outputs.append((serial.forward(x, training=True), ahead.forward(x, training=True)))
+    for ours, theirs in outputs:
+        np.testing.assert_array_equal(ours, theirs)
+    assert not np.array_equal(outputs[0][0], outputs[1][0])
+    assert serial._rng.bit_generator.state == ahead._rng.bit_generator.state
+
+
 # ------------------------------------------------------------------------------ Flatten
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_flatten_order_and_gradient(data_format):

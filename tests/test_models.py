@@ -51,7 +51,7 @@ def test_background_weight_gradients_give_the_same_bits():
     runs = []
     for background in (True, False):
         model = seed_cnn(16, 16, 3, 2)
-        model.background_grads = background
+        model.background = background
         model.compile(optimizer=optim.Adam(1e-2), loss="categorical_crossentropy")
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
         runs.append(model.get_weights())

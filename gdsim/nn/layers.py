@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from gdsim import _validate
+from gdsim.nn import background
 from gdsim.nn._reduce import column_sums
 from gdsim.nn.base import Layer, normalize_data_format
 from gdsim.nn import activations as _activations
@@ -213,6 +214,7 @@ class Dropout(Layer):
         self.seed = None if seed is None else _validate.integer("seed", seed, minimum=0)
         self._mask: np.ndarray | None = None
         self._rng: np.random.Generator | None = None
+        self._prefetched: tuple | None = None  # (mask shape, generator state before, Future)
 
     def _build(self, input_shape, rng):
         if self.seed is not None:
@@ -239,12 +241,40 @@ class Dropout(Layer):
         if self._rng is None:
             raise TypeError(f"Dropout layer {self.name!r} has no seed: build() needs rng, "
                             "a numpy.random.Generator")
-        keep = 1.0 - self.rate
-        # The keep mask; the dtype of the uniforms does not change the Bernoulli law.
-        mask = self._rng.random(self._mask_shape(x.shape), dtype=np.float32) < keep
+        mask = self._take_mask(self._mask_shape(x.shape))
         self._mask = mask
+        keep = 1.0 - self.rate
         y = np.divide(x, self.dtype.type(keep))  # Keras divides x / keep_prob (not * 1/keep)
         return _select(mask, y)
+
+    def _draw_mask(self, shape: tuple[int, ...]) -> np.ndarray:
+        # The dtype of the uniforms does not change the Bernoulli law.
+        return self._rng.random(shape, dtype=np.float32) < (1.0 - self.rate)
+
+    def prefetch(self, batch_size: int) -> None:
+        """Start drawing the next training mask for a batch of ``batch_size`` on the background
+        thread (:mod:`gdsim.nn.background`), so that it overlaps the layers before this one.
+
+        Same bits: it is the draw the next training ``forward`` would make (the generator
+        advances once per mask either way). A prefetched mask waits for the next training
+        forward; if that one has another batch size, the generator is rewound and the mask
+        drawn afresh, so no draw is ever skipped or repeated."""
+        if self._prefetched is not None or self._rng is None or not 0.0 < self.rate < 1.0:
+            return
+        shape = self._mask_shape((batch_size,) + self.build_input_shape)
+        before = self._rng.bit_generator.state
+        self._prefetched = (shape, before, background.submit(self._draw_mask, shape))
+
+    def _take_mask(self, shape: tuple[int, ...]) -> np.ndarray:
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is None:
+            return self._draw_mask(shape)
+        prefetched_shape, before, future = prefetched
+        mask = future.result()
+        if prefetched_shape == shape:
+            return mask
+        self._rng.bit_generator.state = before  # another batch size after all: draw as if never prefetched
+        return self._draw_mask(shape)
 
     def backward(self, grad_output):
         self.grads = []

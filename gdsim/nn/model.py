@@ -67,16 +67,17 @@ class Sequential:
     blas_threads : OpenBLAS threads while training/predicting (default 1; None leaves NumPy's
         setting). The network's GEMMs are small: two threads spin-waiting on a busy 2-core
         machine made a training step 5x slower (measured), one thread costs ~5% when idle.
-    background_grads : bool (default True). During training, weight-gradient GEMMs run on a
-        background thread while the backward pass continues (:mod:`gdsim.nn.background`);
-        the results are bit-identical either way, only the time differs.
+    background : bool (default True). During training, weight-gradient GEMMs and dropout masks
+        are computed on a background thread while the forward/backward pass goes on
+        (:mod:`gdsim.nn.background`); the results are bit-identical either way, only the time
+        differs.
     """
 
     def __init__(self, layers: Iterable[Layer] | None = None, *, name: str = "sequential",
                  seed: int = 0, dtype: str = "float32", blas_threads: int | None = 1,
-                 background_grads: bool = True) -> None:
+                 background: bool = True) -> None:
         self.name = name
-        self.background_grads = _validate.boolean("background_grads", background_grads)
+        self.background = _validate.boolean("background", background)
         self.blas_threads = (None if blas_threads is None
                              else _validate.integer("blas_threads", blas_threads, minimum=1))
         self.seed = _validate.integer("seed", seed, minimum=0)
@@ -250,6 +251,11 @@ class Sequential:
 
     # ------------------------------------------------------------------ passes
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        if training and self.background:
+            for layer in self.layers:
+                prefetch = getattr(layer, "prefetch", None)
+                if prefetch is not None:
+                    prefetch(x.shape[0])
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
@@ -259,7 +265,7 @@ class Sequential:
         # step. Set on every pass, since a layer object may also sit in another model.
         for index, layer in enumerate(self.layers):
             layer.compute_input_grad = index > 0
-            layer.background_grads = self.background_grads
+            layer.background_grads = self.background
         try:
             for layer in reversed(self.layers):
                 grad = layer.backward(grad)
