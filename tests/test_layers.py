@@ -231,6 +231,28 @@ def test_maxpool_ties_route_to_first_element_in_row_major_window_order():
     np.testing.assert_array_equal(dx, [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
 
 
+@settings(max_examples=60)
+@given(n=st.integers(1, 5), h=st.integers(2, 7), w=st.integers(2, 7), c=st.integers(1, 3),
+       pool=st.integers(2, 3), stride=st.integers(1, 3), padding=st.sampled_from(["valid", "same"]),
+       data_format=data_formats, seed=st.integers(0, 2**16))
+def test_maxpool_background_halves_give_the_same_bits(n, h, w, c, pool, stride, padding,
+                                                      data_format, seed):
+    """With use_background the second half of the batch is routed on the background thread:
+    same gradient bits, ties (values drawn from a few levels) included."""
+    assume(padding == "same" or (h >= pool and w >= pool))
+    rng = np.random.default_rng(seed)
+    shape = (c, h, w) if data_format == "channels_first" else (h, w, c)
+    x = rng.integers(0, 3, (n,) + shape).astype(np.float32)
+    dx = []
+    for use_background in (False, True):
+        layer = _build(MaxPooling2D(pool, strides=stride, padding=padding, data_format=data_format),
+                       shape, dtype=np.float32)
+        layer.use_background = use_background
+        y = layer.forward(x, training=True)
+        dx.append(layer.backward(np.arange(1, y.size + 1, dtype=np.float32).reshape(y.shape)))
+    np.testing.assert_array_equal(dx[0], dx[1])
+
+
 def test_maxpool_default_geometry_floors_odd_sizes():
     layer = _build(MaxPooling2D(), (5, 5, 2))
     assert layer.compute_output_shape((5, 5, 2)) == (2, 2, 2)

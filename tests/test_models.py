@@ -56,7 +56,7 @@ def test_background_weight_gradients_give_the_same_bits():
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
         runs.append(model.get_weights())
         # after fit, a layer used on its own computes its gradients synchronously again
-        assert not any(layer.background_grads for layer in model.layers)
+        assert not any(layer.use_background for layer in model.layers)
     assert all(np.array_equal(a, b) for a, b in zip(*runs))
     assert not np.array_equal(runs[0][0], seed_cnn(16, 16, 3, 2).get_weights()[0])
 
@@ -73,7 +73,7 @@ def test_pending_background_gradients_are_waited_for():
     layer.forward(x, training=True)
     layer.backward(g)
     synchronous = layer.grads
-    layer.background_grads = True
+    layer.use_background = True
     layer.backward(g)
     assert "_pending_grads" in layer.__dict__
     np.testing.assert_array_equal(layer.grads[0], x.T @ g)

@@ -68,7 +68,8 @@ class Folded:
 
     def tile(self, v: np.ndarray) -> np.ndarray:
         """A per-column ``(C,)`` vector repeated to broadcast against :meth:`view`."""
-        return np.tile(v, self.r) if self.r > 1 else v
+        # the same values as np.tile(v, r), in half the call overhead (~30 calls per CNN step)
+        return v[np.newaxis].repeat(self.r, axis=0).reshape(-1) if self.r > 1 else v
 
     def sums(self, wide: np.ndarray) -> np.ndarray:
         """Per-column sums ``(C,)`` of a wide view (summed as the ``(m / r_sum, r_sum*C)`` view)."""

@@ -56,16 +56,17 @@ class Layer:
         input_shape: the optional ``input_shape=`` constructor argument (no batch axis).
         dtype: the dtype the layer was built in (``None`` before build).
         grads: ``dL/dw`` for each of :attr:`trainable_weights`, set by :meth:`backward` (when
-            :attr:`background_grads` is on, reading it waits for the background computation).
+            :attr:`use_background` is on, reading it waits for the background computation).
         compute_input_grad: ``True`` by default; a model may set it ``False`` on its first
             layer, whose ``dL/dx`` nobody needs: ``backward`` then skips that work (for Conv2D
             the whole col2im) and returns ``None``.
     """
 
     compute_input_grad: bool = True
-    #: set by a model during ``fit``: weight-gradient GEMMs may run on the background thread of
-    #: :mod:`gdsim.nn.background` (same bits), while ``backward`` returns ``dL/dx`` at once
-    background_grads: bool = False
+    #: set by a model for each training step: the layer may hand independent work (weight
+    #: gradients, dropout masks, half of a batch) to the background thread of
+    #: :mod:`gdsim.nn.background`; the bits are the same either way
+    use_background: bool = False
 
     #: attribute names of the trainable / non-trainable weights, in Keras order
     _trainable_names: tuple[str, ...] = ()
@@ -162,10 +163,10 @@ class Layer:
 
     def _set_grads(self, compute: Callable[..., list[np.ndarray]], *args: Any) -> None:
         """``grads = compute(*args)``: at once, or on the background thread when
-        :attr:`background_grads` is on (``args`` must then stay unmodified until ``grads`` is
+        :attr:`use_background` is on (``args`` must then stay unmodified until ``grads`` is
         read). A layer that skips its ``dL/dx`` has nothing to overlap with: it computes
         in place rather than wait for the hand-over."""
-        if self.background_grads and self.compute_input_grad:
+        if self.use_background and self.compute_input_grad:
             self.grads = []
             self._pending_grads = background.submit(compute, *args)
         else:

@@ -19,6 +19,7 @@ checkpoint) is noticed by identity and packed afresh.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -79,7 +80,7 @@ def _split(flat: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     """Views of consecutive pieces of ``flat`` with the given shapes."""
     out, start = [], 0
     for shape in shapes:
-        size = int(np.prod(shape, dtype=np.int64))
+        size = math.prod(shape)
         out.append(flat[start:start + size].reshape(shape))
         start += size
     return out

@@ -251,11 +251,6 @@ class Sequential:
 
     # ------------------------------------------------------------------ passes
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        if training and self.background:
-            for layer in self.layers:
-                prefetch = getattr(layer, "prefetch", None)
-                if prefetch is not None:
-                    prefetch(x.shape[0])
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
@@ -265,19 +260,33 @@ class Sequential:
         # step. Set on every pass, since a layer object may also sit in another model.
         for index, layer in enumerate(self.layers):
             layer.compute_input_grad = index > 0
-            layer.background_grads = self.background
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+
+    @contextlib.contextmanager
+    def _background_step(self, batch_size: int) -> Iterator[None]:
+        """Let the layers hand work to the background thread for one training step (the flag
+        is reset afterwards: a layer used on its own, or by another model, runs serially)."""
+        if not self.background:
+            yield
+            return
+        for layer in self.layers:
+            layer.use_background = True
+            prefetch = getattr(layer, "prefetch", None)
+            if prefetch is not None:
+                prefetch(batch_size)
         try:
-            for layer in reversed(self.layers):
-                grad = layer.backward(grad)
-        finally:  # a layer used on its own afterwards computes its grads synchronously
+            yield
+        finally:
             for layer in self.layers:
-                layer.background_grads = False
+                layer.use_background = False
 
     def _train_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One Keras train_step: loss at the current weights, then one optimizer update."""
-        prediction = self._forward(x, training=True)
-        loss, grad = self.loss.value_and_grad(y, prediction)
-        self._backward(grad)
+        with self._background_step(x.shape[0]):
+            prediction = self._forward(x, training=True)
+            loss, grad = self.loss.value_and_grad(y, prediction)
+            self._backward(grad)
         layers = self.trainable_layers
         params = [w for layer in layers for w in layer.trainable_weights]
         grads = [g for layer in layers for g in layer.grads]

@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from gdsim.nn import background
 from gdsim.nn import im2col as _im2col
 from gdsim.nn.base import Layer, normalize_data_format
 from gdsim.nn.conv import pair, padding_mode
@@ -127,6 +128,24 @@ class MaxPooling2D(Layer):
         tiled = self._tiled(xp.shape)
         # every input element lies in exactly one window when tiled: no zero-fill needed
         dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=g.dtype)
+        half = xp.shape[0] // 2
+        if self.use_background and half:
+            # samples are independent: the background thread routes the second half
+            pending = background.submit(self._route, xp[half:], best[half:], g[half:], dxp[half:],
+                                        overlapping)
+            self._route(xp[:half], best[:half], g[:half], dxp[:half], overlapping)
+            pending.result()
+        else:
+            self._route(xp, best, g, dxp, overlapping)
+        dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
+        if self.data_format == "channels_first":
+            return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(dx)
+
+    def _route(self, xp: np.ndarray, best: np.ndarray, g: np.ndarray, dxp: np.ndarray,
+               overlapping: bool) -> None:
+        """Add each window's gradient ``g`` into ``dxp`` at the window's first maximum (any
+        batch slice of the padded input ``xp``, maxima ``best`` and ``dxp``)."""
         taken = None
         for index in self._offset_slices():
             # the first offset (row-major) equal to the max wins; later ties are masked out
@@ -140,10 +159,6 @@ class MaxPooling2D(Layer):
                 dxp[index] += g * hit
             else:
                 np.multiply(g, hit, out=dxp[index])
-        dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
-        if self.data_format == "channels_first":
-            return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
-        return np.ascontiguousarray(dx)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
