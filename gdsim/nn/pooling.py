@@ -12,14 +12,18 @@ from gdsim.nn.base import Layer, normalize_data_format
 from gdsim.nn.conv import pair, padding_mode
 
 
-def _running_max(parts: list[np.ndarray]) -> np.ndarray:
-    """Element-wise maximum of equally shaped arrays, left to right, into a new C-order array."""
+def _running_max(parts: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
+    """Element-wise maximum of equally shaped arrays, left to right, into ``out`` (default: a
+    new C-order array)."""
+    if out is None:
+        out = np.empty(parts[0].shape, parts[0].dtype)
     if len(parts) == 1:
-        return np.array(parts[0], order="C")
-    best = np.maximum(parts[0], parts[1], out=np.empty(parts[0].shape, parts[0].dtype))
+        np.copyto(out, parts[0])
+        return out
+    np.maximum(parts[0], parts[1], out=out)
     for part in parts[2:]:
-        np.maximum(best, part, out=best)
-    return best
+        np.maximum(out, part, out=out)
+    return out
 
 
 class MaxPooling2D(Layer):
@@ -83,8 +87,9 @@ class MaxPooling2D(Layer):
         return ((sh, sw) == (ph, pw) and sh * self._rows.out == padded_shape[1]
                 and sw * self._cols.out == padded_shape[2])
 
-    def _tiled_max(self, xp: np.ndarray) -> np.ndarray:
-        """Window maxima of a C-contiguous, exactly tiled ``xp (N, Ho*ph, Wo*pw, C)``.
+    def _tiled_max(self, xp: np.ndarray, out: np.ndarray) -> None:
+        """Window maxima of a C-contiguous, exactly tiled ``xp (N, Ho*ph, Wo*pw, C)`` into
+        ``out (N, Ho, Wo, C)``.
 
         First over the window rows, each operand a contiguous run of ``Wo*pw*C`` values (NumPy's
         fast loop), then over the window columns on the ``ph`` times smaller result. Maxima in
@@ -96,19 +101,21 @@ class MaxPooling2D(Layer):
         rows, cols = self._rows.out, self._cols.out
         x6 = xp.reshape(n, rows, ph, cols, pw, c)
         by_rows = _running_max([x6[:, :, a] for a in range(ph)])  # (N, Ho, Wo, pw, C)
-        return _running_max([by_rows[:, :, :, b] for b in range(pw)])
+        _running_max([by_rows[:, :, :, b] for b in range(pw)], out=out)
+
+    def _window_max(self, xp: np.ndarray, out: np.ndarray) -> None:
+        """Window maxima of (any batch slice of) the padded input into ``out``."""
+        if self._tiled(xp.shape) and xp.flags.c_contiguous:
+            self._tiled_max(xp, out)
+        else:
+            _running_max([xp[index] for index in self._offset_slices()], out=out)
 
     def forward(self, x, training=False):
         x = self._check_input(x)
         nhwc = x.transpose(0, 2, 3, 1) if self.data_format == "channels_first" else x
         xp = _im2col.pad_nhwc(nhwc, self._rows, self._cols, -np.inf)
-        if self._tiled(xp.shape) and xp.flags.c_contiguous:
-            best = self._tiled_max(xp)
-        else:
-            slices = list(self._offset_slices())
-            best = np.array(xp[slices[0]], order="C")
-            for index in slices[1:]:
-                np.maximum(best, xp[index], out=best)
+        best = np.empty((xp.shape[0], self._rows.out, self._cols.out, xp.shape[3]), xp.dtype)
+        self._window_max(xp, best)  # (not in two halves: measured no faster, unlike backward)
         self._cache = (xp, best)
         self._batch = x.shape[0]
         if self.data_format == "channels_first":
@@ -128,19 +135,22 @@ class MaxPooling2D(Layer):
         tiled = self._tiled(xp.shape)
         # every input element lies in exactly one window when tiled: no zero-fill needed
         dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=g.dtype)
-        half = xp.shape[0] // 2
-        if self.use_background and half:
-            # samples are independent: the background thread routes the second half
-            pending = background.submit(self._route, xp[half:], best[half:], g[half:], dxp[half:],
-                                        overlapping)
-            self._route(xp[:half], best[:half], g[:half], dxp[:half], overlapping)
-            pending.result()
-        else:
-            self._route(xp, best, g, dxp, overlapping)
+        self._in_halves(lambda *arrays: self._route(*arrays, overlapping), xp, best, g, dxp)
         dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
         if self.data_format == "channels_first":
             return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
         return np.ascontiguousarray(dx)
+
+    def _in_halves(self, fn, *arrays: np.ndarray) -> None:
+        """``fn(*arrays)``; during a model's training step, the second half of the batch on the
+        background thread at the same time (samples are independent: same bits)."""
+        half = arrays[0].shape[0] // 2
+        if not (self.use_background and half):
+            fn(*arrays)
+            return
+        pending = background.submit(fn, *(a[half:] for a in arrays))
+        fn(*(a[:half] for a in arrays))
+        pending.result()
 
     def _route(self, xp: np.ndarray, best: np.ndarray, g: np.ndarray, dxp: np.ndarray,
                overlapping: bool) -> None:
