@@ -201,6 +201,31 @@ def test_conv2d_first_layer_can_skip_input_gradient():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_conv2d_staged_batches_give_the_same_bits(data_format):
+    """prepare_input builds a coming batch's patch matrix ahead (two buffers in turn): the
+    forward/backward of that very array are unchanged, and any other array is not fooled."""
+    rng = np.random.default_rng(1)
+    shape = (3, 5, 6) if data_format == "channels_first" else (5, 6, 3)
+    staged = _build(Conv2D(4, 3, padding="same", data_format=data_format), shape, dtype=np.float32)
+    plain = _build(Conv2D(4, 3, padding="same", data_format=data_format), shape, dtype=np.float32)
+    plain.set_weights(staged.get_weights())
+    batches = [rng.standard_normal((2,) + shape).astype(np.float32) for _ in range(4)]
+    staged.prepare_input(batches[0])
+    for i, x in enumerate(batches):
+        ours = staged.forward(x, training=True)
+        if i + 1 < len(batches):  # the next batch is built while this one is in flight
+            staged.prepare_input(batches[i + 1])
+        ours_dx = staged.backward(np.ones_like(ours))
+        theirs = plain.forward(x, training=True)
+        theirs_dx = plain.backward(np.ones_like(theirs))
+        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(ours_dx, theirs_dx)
+        assert all(np.array_equal(a, b) for a, b in zip(staged.grads, plain.grads))
+    staged.prepare_input(batches[0])
+    np.testing.assert_array_equal(staged.forward(batches[1].copy()), plain.forward(batches[1]))
+
+
 # ------------------------------------------------------------------------------ pooling
 @settings(max_examples=100)
 @given(n=st.integers(1, 2), h=st.integers(1, 7), w=st.integers(1, 7), c=st.integers(1, 3),

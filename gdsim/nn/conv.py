@@ -69,8 +69,11 @@ class Conv2D(Layer):
         self.bias_initializer = _initializers.get(bias_initializer)
         if not self.use_bias:
             self._trainable_names = ("kernel",)
-        self._pad_buffer: np.ndarray | None = None
-        self._cols_buffer: np.ndarray | None = None
+        # (padded input, patch matrix) buffers reused from batch to batch: slot 0 for forward's
+        # own im2col, slots 1 and 2 in turn for batches staged ahead (see prepare_input)
+        self._buffers: list[list[np.ndarray | None]] = [[None, None] for _ in range(3)]
+        self._next_stage = 0
+        self._staged: tuple[np.ndarray, np.ndarray] | None = None  # (x, its patch matrix)
 
     # -- geometry -------------------------------------------------------------------------
     def _hwc(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -113,11 +116,9 @@ class Conv2D(Layer):
             patches = view.reshape(-1, view.shape[-1])  # copies only if x is not contiguous
             z = patches @ kernel
         else:
-            cnhw = x.transpose(1, 0, 2, 3) if channels_first else x.transpose(3, 0, 1, 2)
-            self._pad_buffer = _im2col.pad_cnhw(cnhw, rows, cols, 0.0, self._pad_buffer)
-            self._cols_buffer = _im2col.im2col_t(self._pad_buffer, kh, kw, sh, sw, rows.out, cols.out,
-                                                 self._cols_buffer)
-            patches = self._cols_buffer  # transposed: (kh*kw*C, N*Ho*Wo)
+            staged, self._staged = self._staged, None
+            # transposed patch matrix (kh*kw*C, N*Ho*Wo)
+            patches = staged[1] if staged is not None and staged[0] is x else self._im2col(x, 0)
             z = patches.T @ kernel
         if self.use_bias:
             fold = Folded(z.shape[0], self.filters)  # long inner loop for the broadcast add
@@ -130,6 +131,30 @@ class Conv2D(Layer):
         if channels_first:
             y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
         return y
+
+    def _im2col(self, x: np.ndarray, slot: int) -> np.ndarray:
+        """The transposed patch matrix of ``x``, built in buffer slot ``slot``."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        rows, cols = self._rows, self._cols_geom
+        cnhw = x.transpose(1, 0, 2, 3) if self.data_format == "channels_first" else x.transpose(3, 0, 1, 2)
+        pad, patches = self._buffers[slot]
+        pad = _im2col.pad_cnhw(cnhw, rows, cols, 0.0, pad)
+        patches = _im2col.im2col_t(pad, kh, kw, sh, sw, rows.out, cols.out, patches)
+        self._buffers[slot] = [pad, patches]
+        return patches
+
+    def prepare_input(self, x: np.ndarray) -> None:
+        """Build the patch matrix of a coming batch ``x`` now, so that ``forward(x)`` (called
+        with this very array) starts at the GEMM. A model stages its next batch this way on the
+        background thread during the current step; the im2col copy is the same either way.
+        Two staging buffers alternate: the batch in flight keeps its patch matrix (its backward
+        pass needs it) while the next one is built."""
+        if self._pointwise or not self.built or x.shape[1:] != self.build_input_shape \
+                or x.dtype != self.dtype:
+            return
+        slot = 1 + self._next_stage
+        self._next_stage ^= 1
+        self._staged = (x, self._im2col(x, slot))
 
     def backward(self, grad_output):
         g = np.asarray(grad_output)

@@ -27,6 +27,7 @@ import contextlib
 import math
 import os
 import warnings
+from concurrent.futures import Future
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -34,7 +35,7 @@ import numpy as np
 from gdsim import _validate
 from gdsim import optim
 from gdsim.nn import losses as losses_module
-from gdsim.nn import blas, flat_update
+from gdsim.nn import background, blas, flat_update
 from gdsim.nn import checkpoint as checkpoint_module
 from gdsim.nn import metrics as metrics_module
 from gdsim.nn.callbacks import Callback, History
@@ -419,10 +420,14 @@ class Sequential:
             callback.on_epoch_begin(epoch)
         trackers = self._new_trackers()
         logs: dict[str, float] = {}
-        for step, index in enumerate(order.batches()):
+        batches = order.batches()
+        coming = self._stage(x, batches[0])
+        for step, index in enumerate(batches):
             for callback in callback_list:
                 callback.on_train_batch_begin(step)
-            xb, yb = x[index], y[index]
+            xb, yb = coming.result(), y[index]
+            if step + 1 < len(batches):
+                coming = self._stage(x, batches[step + 1])
             loss, prediction = self._train_batch(xb, yb)
             logs = self._update_trackers(trackers, loss, yb, prediction)
             if bar is not None and step + 1 < order.steps:
@@ -432,6 +437,22 @@ class Sequential:
             if self.stop_training:
                 break
         return logs
+
+    def _stage(self, x: np.ndarray, index: np.ndarray | slice) -> Future:
+        """The batch ``x[index]``, gathered, and prepared by the first layer (a convolution
+        builds its patch matrix): on the background thread while the current step runs."""
+        def gather_and_prepare() -> np.ndarray:
+            xb = x[index]
+            prepare = getattr(self.layers[0], "prepare_input", None)
+            if prepare is not None:
+                prepare(xb)
+            return xb
+
+        if self.background:
+            return background.submit(gather_and_prepare)
+        done: Future = Future()
+        done.set_result(x[index])
+        return done
 
     def _shuffle_stream(self, mode: str, seed: int, n: int) -> Any:
         """The random stream behind the batch order, kept across fit() calls (as Keras keeps
