@@ -4,7 +4,7 @@ Both train the same network (32x32x3 inputs, 2 classes, batch 32, Adam 1e-4, flo
 same images, in this one process, after a warm-up (Keras compiles, NumPy's allocator settles);
 then both predict at batch 32. Reported as images per second and the ratio gdsim / Keras.
 This is a benchmark, not a test: the machine is shared and timings are noisy, so it repeats
-each measurement and keeps the best (least disturbed) of the repeats.
+each measurement, taking turns, and keeps the best (least disturbed) of the repeats.
 
     python benchmarks/cnn_throughput.py [--images 640] [--repeats 3] [--json]
 
@@ -36,14 +36,19 @@ def data(images: int, seed: int = 0):
     return x, y
 
 
-def best_rate(run, images: int, repeats: int) -> float:
-    """Images per second of the fastest of ``repeats`` timed calls of ``run()``."""
-    best = float("inf")
+def best_rates(runs, images: int, repeats: int) -> list[float]:
+    """Images per second of the fastest of ``repeats`` timed calls of each of ``runs``.
+
+    The runs take turns (A, B, A, B, ...) rather than one after the other, so that a slower
+    or faster phase of the shared machine (its speed drifts by 10-20% over tens of seconds,
+    measured) falls on both sides alike."""
+    best = [float("inf")] * len(runs)
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return images / best
+        for i, run in enumerate(runs):
+            start = time.perf_counter()
+            run()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return [images / b for b in best]
 
 
 def measure(images: int, repeats: int) -> dict:
@@ -77,13 +82,15 @@ def measure(images: int, repeats: int) -> dict:
     gdsim_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
 
+    train = best_rates([gdsim_train, keras_train], images, repeats)
+    inference = best_rates([gdsim_predict, keras_predict], images, repeats)
     result = {
         "keras_backend": keras.backend.backend(),
         "images": images,
-        "gdsim_images_per_s": best_rate(gdsim_train, images, repeats),
-        "keras_images_per_s": best_rate(keras_train, images, repeats),
-        "gdsim_inference_images_per_s": best_rate(gdsim_predict, images, repeats),
-        "keras_inference_images_per_s": best_rate(keras_predict, images, repeats),
+        "gdsim_images_per_s": train[0],
+        "keras_images_per_s": train[1],
+        "gdsim_inference_images_per_s": inference[0],
+        "keras_inference_images_per_s": inference[1],
         "gdsim_peak_traced_mb": gdsim_peak / 2**20,
         "process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

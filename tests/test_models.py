@@ -81,3 +81,35 @@ def test_pending_background_gradients_are_waited_for():
     assert "_pending_grads" not in layer.__dict__
     layer.grads = []
     assert layer.grads == []
+
+
+def test_backward_in_scratch_gradients_gives_the_same_bits_and_spares_callers_arrays():
+    """The model lets layers write dL/dx into the gradient buffer handed down to them (it is a
+    temporary): same gradients as layers called one by one, which never touch their argument."""
+    from gdsim import optim
+
+    rng = np.random.default_rng(5)
+    x = rng.random((8, 16, 16, 3), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 8)]
+    models = []
+    for _ in range(2):
+        model = seed_cnn(16, 16, 3, 2)
+        model.compile(optimizer=optim.Adam(1e-3), loss="categorical_crossentropy")
+        model.build()
+        models.append(model)
+    grads = []
+    for index, model in enumerate(models):
+        prediction = model._forward(x, training=True)
+        _, grad = model.loss.value_and_grad(y, prediction)
+        if index == 0:
+            model._backward(grad)
+        else:  # one layer at a time, checking that no layer overwrites what it is given
+            for layer in reversed(model.layers):
+                layer.compute_input_grad = layer is not model.layers[0]
+                given, before = grad, grad.copy()
+                grad = layer.backward(given)
+                np.testing.assert_array_equal(given, before)
+        grads.append([g for layer in model.layers for g in layer.grads])
+    assert len(grads[0]) == 22
+    assert all(np.array_equal(a, b) for a, b in zip(*grads))
+    assert not any(layer.scratch_grad_output for layer in models[0].layers)

@@ -68,6 +68,11 @@ class Layer:
     #: :mod:`gdsim.nn.background`; the bits are the same either way
     use_background: bool = False
 
+    #: set by a model during its backward pass: ``grad_output`` is a temporary nothing else
+    #: reads, so ``backward`` may compute ``dL/dx`` in its buffer (saves an allocation and a
+    #: cache-cold write per layer; a layer called on its own never overwrites its argument)
+    scratch_grad_output: bool = False
+
     #: attribute names of the trainable / non-trainable weights, in Keras order
     _trainable_names: tuple[str, ...] = ()
     _non_trainable_names: tuple[str, ...] = ()
@@ -160,6 +165,14 @@ class Layer:
     def grads(self, value: list[np.ndarray]) -> None:
         self.__dict__.pop("_pending_grads", None)
         self._grads = value
+
+    def _reusable(self, grad_output: np.ndarray) -> np.ndarray | None:
+        """``grad_output`` when :attr:`scratch_grad_output` allows writing ``dL/dx`` into it
+        (same dtype as the layer, writeable), else ``None``."""
+        if self.scratch_grad_output and isinstance(grad_output, np.ndarray) \
+                and grad_output.dtype == self.dtype and grad_output.flags.writeable:
+            return grad_output
+        return None
 
     def _set_grads(self, compute: Callable[..., list[np.ndarray]], *args: Any) -> None:
         """``grads = compute(*args)``: at once, or on the background thread when

@@ -121,7 +121,10 @@ class Activation(Layer):
 
     def backward(self, grad_output):
         self.grads = []
-        return self.activation.backward(self._y, grad_output)
+        out = self._reusable(grad_output)
+        if out is not None and out.shape != self._y.shape:
+            out = None
+        return self.activation.backward(self._y, grad_output, out=out)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation.name}
@@ -282,7 +285,7 @@ class Dropout(Layer):
             return grad_output
         if self.rate == 1.0:
             return np.zeros_like(grad_output)
-        g = np.divide(grad_output, self.dtype.type(1.0 - self.rate))
+        g = np.divide(grad_output, self.dtype.type(1.0 - self.rate), out=self._reusable(grad_output))
         return _select(self._mask, g)
 
     def get_config(self):

@@ -261,8 +261,14 @@ class Sequential:
         # step. Set on every pass, since a layer object may also sit in another model.
         for index, layer in enumerate(self.layers):
             layer.compute_input_grad = index > 0
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
+            # every gradient handed down is a fresh array of the layer above: reusable
+            layer.scratch_grad_output = True
+        try:
+            for layer in reversed(self.layers):
+                grad = layer.backward(grad)
+        finally:
+            for layer in self.layers:
+                layer.scratch_grad_output = False
 
     @contextlib.contextmanager
     def _background_step(self, batch_size: int) -> Iterator[None]:
