@@ -83,9 +83,11 @@ def test_pending_background_gradients_are_waited_for():
     assert layer.grads == []
 
 
-def test_backward_in_scratch_gradients_gives_the_same_bits_and_spares_callers_arrays():
-    """The model lets layers write dL/dx into the gradient buffer handed down to them (it is a
-    temporary): same gradients as layers called one by one, which never touch their argument."""
+def test_in_place_training_step_gives_the_same_bits_and_spares_callers_arrays():
+    """In a training step the model lets a layer compute in place over an input the layer
+    before no longer needs (ReLU over a linear convolution's output) and write dL/dx into the
+    gradient handed down (a temporary): same outputs and gradients as layers called one by
+    one, which never touch their arguments."""
     from gdsim import optim
 
     rng = np.random.default_rng(5)
@@ -97,19 +99,28 @@ def test_backward_in_scratch_gradients_gives_the_same_bits_and_spares_callers_ar
         model.compile(optimizer=optim.Adam(1e-3), loss="categorical_crossentropy")
         model.build()
         models.append(model)
-    grads = []
+    results = []
     for index, model in enumerate(models):
-        prediction = model._forward(x, training=True)
-        _, grad = model.loss.value_and_grad(y, prediction)
         if index == 0:
-            model._backward(grad)
+            with model._training_step(len(x)):
+                prediction = model._forward(x, training=True)
+                _, grad = model.loss.value_and_grad(y, prediction)
+                model._backward(grad)
         else:  # one layer at a time, checking that no layer overwrites what it is given
+            out = x
+            for layer in model.layers:
+                given, before = out, out.copy()
+                out = layer.forward(given, training=True)
+                np.testing.assert_array_equal(given, before)
+            prediction = out
+            _, grad = model.loss.value_and_grad(y, prediction)
             for layer in reversed(model.layers):
                 layer.compute_input_grad = layer is not model.layers[0]
                 given, before = grad, grad.copy()
                 grad = layer.backward(given)
                 np.testing.assert_array_equal(given, before)
-        grads.append([g for layer in model.layers for g in layer.grads])
-    assert len(grads[0]) == 22
-    assert all(np.array_equal(a, b) for a, b in zip(*grads))
-    assert not any(layer.scratch_grad_output for layer in models[0].layers)
+        results.append([prediction] + [g for layer in model.layers for g in layer.grads])
+    assert len(results[0]) == 23
+    assert all(np.array_equal(a, b) for a, b in zip(*results))
+    assert not any(layer.scratch_grad_output or layer.scratch_input or layer.use_background
+                   for layer in models[0].layers)

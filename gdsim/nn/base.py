@@ -73,6 +73,17 @@ class Layer:
     #: cache-cold write per layer; a layer called on its own never overwrites its argument)
     scratch_grad_output: bool = False
 
+    #: set by a model for its training forward pass: the input is the previous layer's output,
+    #: which that layer no longer needs (its ``keeps_output`` is False), so ``forward`` may
+    #: compute in place (a write into cache-hot memory instead of a fresh array)
+    scratch_input: bool = False
+
+    @property
+    def keeps_output(self) -> bool:
+        """Whether the layer reads its own forward output again (in ``backward``); a model lets
+        the next layer overwrite that output only when this is False."""
+        return True
+
     #: attribute names of the trainable / non-trainable weights, in Keras order
     _trainable_names: tuple[str, ...] = ()
     _non_trainable_names: tuple[str, ...] = ()

@@ -188,6 +188,10 @@ class Conv2D(Layer):
         dx = dxp[:, :, rows.before:rows.before + h, cols.before:cols.before + w]  # (C, N, H, W)
         return np.ascontiguousarray(dx.transpose(1, 0, 2, 3) if channels_first else dx.transpose(1, 2, 3, 0))
 
+    @property
+    def keeps_output(self) -> bool:
+        return self.activation.name != "linear"  # only a nonlinear activation's derivative reads z
+
     def _weight_grads(self, patches: np.ndarray, g: np.ndarray) -> list[np.ndarray]:
         """``[dkernel, dbias]`` from the patch matrix and ``g = dL/dz`` ``(N*Ho*Wo, F)``."""
         dkernel = (patches.T @ g) if self._pointwise else (patches @ g)

@@ -93,6 +93,10 @@ class Dense(Layer):
             return None
         return g @ self.kernel.T
 
+    @property
+    def keeps_output(self) -> bool:
+        return self.activation.name != "linear"  # only a nonlinear activation's derivative reads y
+
     def _weight_grads(self, x2: np.ndarray, g2: np.ndarray) -> list[np.ndarray]:
         """``[dkernel, dbias]`` from ``x (M, in)`` and ``g = dL/dz (M, units)``."""
         return [x2.T @ g2] + ([column_sums(g2)] if self.use_bias else [])
@@ -114,8 +118,10 @@ class Activation(Layer):
         self.activation = _activations.get(activation)  # None -> "linear", as in Keras
 
     def forward(self, x, training=False):
+        reusable = self.scratch_input and isinstance(x, np.ndarray) and x.dtype == self.dtype \
+            and x.flags.writeable
         x = self._check_input(x)
-        y = self.activation.forward(x)
+        y = self.activation.forward(x, out=x if reusable else None)
         self._y = y
         return y
 

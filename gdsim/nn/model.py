@@ -271,26 +271,26 @@ class Sequential:
                 layer.scratch_grad_output = False
 
     @contextlib.contextmanager
-    def _background_step(self, batch_size: int) -> Iterator[None]:
-        """Let the layers hand work to the background thread for one training step (the flag
-        is reset afterwards: a layer used on its own, or by another model, runs serially)."""
-        if not self.background:
-            yield
-            return
-        for layer in self.layers:
-            layer.use_background = True
+    def _training_step(self, batch_size: int) -> Iterator[None]:
+        """Per-step layer flags: a layer may compute in place over an input the layer before no
+        longer needs, and (``background=True``) hand work to the background thread, starting
+        with the dropout masks. Reset afterwards: a layer used on its own, or by another
+        model, gets neither."""
+        for previous, layer in zip([None] + self.layers[:-1], self.layers):
+            layer.scratch_input = previous is not None and not previous.keeps_output
+            layer.use_background = self.background
             prefetch = getattr(layer, "prefetch", None)
-            if prefetch is not None:
+            if self.background and prefetch is not None:
                 prefetch(batch_size)
         try:
             yield
         finally:
             for layer in self.layers:
-                layer.use_background = False
+                layer.use_background = layer.scratch_input = False
 
     def _train_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One Keras train_step: loss at the current weights, then one optimizer update."""
-        with self._background_step(x.shape[0]):
+        with self._training_step(x.shape[0]):
             prediction = self._forward(x, training=True)
             loss, grad = self.loss.value_and_grad(y, prediction)
             self._backward(grad)
