@@ -117,6 +117,10 @@ class MaxPooling2D(Layer):
         best = np.empty((xp.shape[0], self._rows.out, self._cols.out, xp.shape[3]), xp.dtype)
         self._window_max(xp, best)  # (not in two halves: measured no faster, unlike backward)
         self._cache = (xp, best)
+        # Where each window's gradient will go depends on the forward only: during a model's
+        # training step it is worked out on the background thread while the next layers run.
+        self._hits = background.submit(self._first_hits, xp, best) if training and self.use_background \
+            else None
         self._batch = x.shape[0]
         if self.data_format == "channels_first":
             return np.ascontiguousarray(best.transpose(0, 3, 1, 2))
@@ -135,7 +139,9 @@ class MaxPooling2D(Layer):
         tiled = self._tiled(xp.shape)
         # every input element lies in exactly one window when tiled: no zero-fill needed
         dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=g.dtype)
-        self._in_halves(lambda *arrays: self._route(*arrays, overlapping), xp, best, g, dxp)
+        pending, self._hits = getattr(self, "_hits", None), None
+        hits = pending.result() if pending is not None else self._first_hits(xp, best)
+        self._in_halves(lambda g, dxp, *hits: self._scatter(hits, g, dxp, overlapping), g, dxp, *hits)
         dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
         if self.data_format == "channels_first":
             return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
@@ -152,19 +158,25 @@ class MaxPooling2D(Layer):
         fn(*(a[:half] for a in arrays))
         pending.result()
 
-    def _route(self, xp: np.ndarray, best: np.ndarray, g: np.ndarray, dxp: np.ndarray,
-               overlapping: bool) -> None:
-        """Add each window's gradient ``g`` into ``dxp`` at the window's first maximum (any
-        batch slice of the padded input ``xp``, maxima ``best`` and ``dxp``)."""
-        taken = None
+    def _first_hits(self, xp: np.ndarray, best: np.ndarray) -> list[np.ndarray]:
+        """One bool array per window offset (row-major), shaped like ``best``: True where that
+        offset holds the window's maximum and no earlier offset does (ties go to the first)."""
+        hits, taken = [], None
         for index in self._offset_slices():
-            # the first offset (row-major) equal to the max wins; later ties are masked out
             hit = xp[index] == best
             if taken is None:
-                taken = hit
+                taken = hit.copy()
             else:
                 hit &= ~taken
                 taken |= hit
+            hits.append(hit)
+        return hits
+
+    def _scatter(self, hits: Sequence[np.ndarray], g: np.ndarray, dxp: np.ndarray,
+                 overlapping: bool) -> None:
+        """Add each window's gradient ``g`` into ``dxp`` at its first maximum (any batch slice
+        of ``g``, ``dxp`` and the hit masks)."""
+        for index, hit in zip(self._offset_slices(), hits):
             if overlapping:
                 dxp[index] += g * hit
             else:
