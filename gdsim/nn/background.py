@@ -30,20 +30,23 @@ machine has two cores; a thread per model would only compete for them.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 _executor: ThreadPoolExecutor | None = None
+_owner_pid = 0  # a forked child inherits the executor but not its thread: it makes its own
 _lock = threading.Lock()
 
 
 def submit(fn: Callable[..., Any], *args: Any) -> Future:
     """Run ``fn(*args)`` on the shared background thread; the Future holds its result."""
-    global _executor
-    if _executor is None:
+    global _executor, _owner_pid
+    if _executor is None or _owner_pid != os.getpid():
         with _lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdsim-grads")
+            if _executor is None or _owner_pid != os.getpid():
+                _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdsim-background")
+                _owner_pid = os.getpid()
     return _executor.submit(fn, *args)
 
