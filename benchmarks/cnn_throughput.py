@@ -6,7 +6,7 @@ then both predict at batch 32. Reported as images per second and the ratio gdsim
 This is a benchmark, not a test: the machine is shared and timings are noisy, so it repeats
 each measurement, taking turns, and keeps the best (least disturbed) of the repeats.
 
-    python benchmarks/cnn_throughput.py [--images 640] [--repeats 3] [--json]
+    python benchmarks/cnn_throughput.py [--images 1600] [--repeats 4] [--json]
 
 Keras runs on whatever ``KERAS_BACKEND`` says (default jax). To compare several installed
 backends, run once per backend; the issue's target is the ratio against the fastest.
@@ -102,8 +102,8 @@ def measure(images: int, repeats: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=640, help="images per timed epoch")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--images", type=int, default=1600, help="images per timed epoch")
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.images < BATCH or args.repeats < 1:

@@ -1,31 +1,35 @@
 """Work that can run beside the main chain of a training step, on a second core (same bits).
 
-Why: a layer's weight gradient (for a convolution ``dW = P^T g``, a GEMM as costly as the
-layer's forward) is needed only by the optimizer, after the whole backward pass, while
-``dL/dx`` is needed at once by the layer below. OpenBLAS runs single-threaded during ``fit``
-(see :mod:`gdsim.nn.blas`), so the second core of a 2-core machine is otherwise idle: handing
-the weight-gradient GEMMs to one background thread overlaps them with the rest of the
-backward pass. Likewise a Dropout layer's mask depends on nothing but its generator: it is
-drawn while the layers before it compute (:meth:`gdsim.nn.layers.Dropout.prefetch`). And
-max-pooling's backward, a strided scatter bound by memory latency rather than arithmetic,
-routes the two halves of the batch on the two cores (samples are independent). Measured on
-the seed CNN, all three together: ~11.0 -> ~9.5-10 ms per training step.
+Why: during ``fit`` OpenBLAS runs single-threaded (see :mod:`gdsim.nn.blas`), so the second
+core of a 2-core machine would sit idle while the main thread walks the layers. Some of a
+step's work is not on that chain, and one background thread takes it:
 
-What is *not* split: a GEMM (OpenBLAS rounds a row block differently when the matrix is cut,
-measured) and streaming element-wise passes such as ReLU (the ~50 us hand-over between
-threads on this 2-core VM costs about what the second core saves, measured).
+- weight gradients: a convolution's ``dW = P^T g`` (a GEMM as costly as its forward) is
+  needed only by the optimizer, while ``dL/dx`` is needed at once by the layer below
+  (:meth:`gdsim.nn.base.Layer._set_grads`);
+- dropout masks depend on nothing but the layer's generator: drawn while the layers before
+  run (:meth:`gdsim.nn.layers.Dropout.prefetch`);
+- max-pooling's first-maximum masks depend on the forward only: worked out while the later
+  layers run, and the strided backward scatter (bound by memory latency, not arithmetic)
+  runs in two batch halves, one per core;
+- the next batch is gathered and its im2col built during the current step
+  (:meth:`gdsim.nn.conv.Conv2D.prepare_input`).
 
-Same bits: the background thread makes exactly the calls the layer would make itself, on
-the same arrays and generators and in the same order (one thread, first in first out), so
-the result does not depend on whether (or where) it runs; BLAS, NumPy and its generators
-release the GIL inside those calls. Nothing may write to the arrays a pending task
-reads: the layers hand over their cached forward input and the incoming gradient, which no
-later step of the backward pass modifies, and the model collects every pending gradient
-(:attr:`Layer.grads <gdsim.nn.base.Layer.grads>` waits for it) before the optimizer step and
-the next forward pass.
+Measured on the seed CNN: ~10.2 ms per training step on one thread, ~9.0 ms with this.
+Not split: a GEMM (OpenBLAS rounds a row block differently when the matrix is cut, measured)
+and streaming element-wise passes such as ReLU (the ~60 us hand-over between threads on this
+2-core VM costs about what the second core saves, measured).
 
-Why one thread, shared by every model: the work is a handful of GEMMs per step and the
-machine has two cores; a thread per model would only compete for them.
+Same bits: the background thread makes exactly the calls the main thread would make, on the
+same arrays and generators and in the same order (one thread, first in first out), so the
+result does not depend on whether (or where) it runs; BLAS, NumPy and its generators release
+the GIL inside those calls. Nothing may write to the arrays a pending task reads: the layers
+hand over cached forward values and incoming gradients that no later step of the pass
+modifies, and every pending result is collected before the optimizer step and the next
+forward pass (:attr:`Layer.grads <gdsim.nn.base.Layer.grads>` waits for it).
+
+Why one thread, shared by every model: the machine has two cores; more threads would only
+compete for them.
 """
 
 from __future__ import annotations
