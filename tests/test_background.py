@@ -1,6 +1,7 @@
 """The shared background thread: results, errors, order, and life after fork."""
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -23,17 +24,26 @@ def test_tasks_run_one_at_a_time_in_submission_order():
     assert seen == list(range(200))
 
 
+_FORK_CHILD = """
+import os
+from gdsim.nn import background
+assert background.submit(lambda: 1).result() == 1
+pid = os.fork()
+if pid == 0:  # child: exit 0 only if the task ran
+    try:
+        code = 0 if background.submit(lambda: 2).result(timeout=20) == 2 else 1
+    except BaseException:
+        code = 2
+    os._exit(code)
+_, status = os.waitpid(pid, 0)
+raise SystemExit(os.waitstatus_to_exitcode(status))
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
 def test_a_forked_child_gets_its_own_thread():
-    """The child inherits the executor but not its thread; without a fresh one it would hang."""
-    assert background.submit(lambda: 1).result() == 1
-    pid = os.fork()
-    if pid == 0:  # child: exit 0 only if the task ran
-        try:
-            code = 0 if background.submit(lambda: 2).result(timeout=20) == 2 else 1
-        except BaseException:
-            code = 2
-        sys.stdout.flush()
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    """The child inherits the executor but not its thread; without a fresh one it would hang.
+    (In a fresh interpreter: forking the test process, where JAX's threads run, could deadlock.)"""
+    result = subprocess.run([sys.executable, "-c", _FORK_CHILD], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
