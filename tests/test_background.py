@@ -3,7 +3,9 @@
 import os
 import subprocess
 import sys
+import warnings
 
+import numpy as np
 import pytest
 
 from gdsim.nn import background
@@ -13,6 +15,18 @@ def test_results_and_errors_come_back_through_the_future():
     assert background.submit(lambda a, b: a * b, 6, 7).result() == 42
     with pytest.raises(ZeroDivisionError):
         background.submit(lambda: 1 / 0).result()
+
+
+def test_tasks_run_under_the_callers_numpy_error_settings():
+    """fit ignores overflow (it is data there): the background thread must too."""
+    big = np.full(4, 1e30, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="ignore"):
+            assert np.isinf(background.submit(np.multiply, big, big).result()).all()
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            background.submit(np.multiply, big, big).result()
 
 
 def test_tasks_run_one_at_a_time_in_submission_order():

@@ -85,6 +85,40 @@ def test_a_run_killed_mid_epoch_resumes_bit_identically(tmp_path):
     assert_identical(resumed, history, *uninterrupted())
 
 
+@pytest.mark.parametrize("background", [False, True])
+def test_a_step_interrupted_in_process_resumes_bit_identically(tmp_path, background):
+    """A KeyboardInterrupt in the middle of a training step (a notebook's stop button) leaves
+    nothing behind: with the dropout mask already drawn ahead on the background thread, the
+    draw is undone, so resuming from the checkpoint in the same process matches a clean run."""
+    from gdsim.nn.layers import Activation
+
+    def make():
+        model = Sequential([Dense(16, input_shape=(4,)), Activation("relu"), Dropout(0.5), Dense(1)],
+                           seed=0, background=background)
+        model.compile(optimizer=optim.SGD(0.05), loss="mse")
+        return model
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 4), dtype=np.float32), rng.random((40, 1), dtype=np.float32)
+    reference = make()
+    reference.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False)
+    model, path = make(), tmp_path / "run.npz"
+    relu, calls = model.layers[1], []
+
+    def interrupted(inputs, training=False):
+        calls.append(training)
+        if training and sum(calls) == 8:  # epoch 2, step 3: after Dropout's prefetch
+            raise KeyboardInterrupt
+        return Activation.forward(relu, inputs, training=training)
+
+    relu.forward = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False, checkpoint=path)
+    del relu.forward
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False, checkpoint=path, resume=True)
+    assert all(np.array_equal(a, b) for a, b in zip(reference.get_weights(), model.get_weights()))
+
+
 def test_truncated_checkpoint_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "run.npz"
     make_model().fit(*make_data(), epochs=1, batch_size=8, verbose=0, checkpoint=path)

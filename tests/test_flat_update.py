@@ -59,5 +59,38 @@ def test_coupled_updates_are_not_flattened(opt):
     assert not flattenable(opt, [np.ones((2, 3)), np.ones(2)])
 
 
+def test_subclasses_and_plain_callables_are_not_flattened():
+    """A subclass may couple elements (say, normalise by each array's norm); a plain callable
+    learning rate may return per-run arrays. Schedules with scalar parameters are fine."""
+    from gdsim import schedules
+
+    class NormSGD(optim.SGD):
+        def _update(self, w, g, slots, lr, t):
+            return w - lr * g / np.sqrt(np.sum(g * g)), slots
+
+    params = [np.ones((2, 3)), np.ones(2)]
+    assert not flattenable(NormSGD(0.1), params)
+    assert not flattenable(optim.SGD(lambda t: 0.1), params)
+    assert flattenable(optim.SGD(schedules.ExponentialDecay(0.1, 10, 0.5)), params)
+    assert not flattenable(optim.SGD(schedules.ExponentialDecay(np.array([0.1, 0.2]), 10, 0.5)), params)
+
+
+def test_a_state_changed_in_place_is_packed_afresh():
+    """OptState is mutable: a replaced step count or slot array must not be ignored."""
+    opt = optim.Adam(0.1)
+    params = [np.ones((2, 3), np.float32), np.zeros(4, np.float32)]
+    grads = [np.full((2, 3), 0.5, np.float32), np.full(4, -1.0, np.float32)]
+    flat = FlatUpdate()
+    new, state = flat.step(opt, params, grads, opt.init(params))
+    new, state = flat.step(opt, new, grads, state)
+    state.iterations = np.array(0, dtype=np.int64)  # e.g. restarting the bias correction
+    state.slots["m"][1] = np.zeros(4, np.float32)
+    ours, ours_state = flat.step(opt, new, grads, state)
+    ref, ref_state = opt.step(new, grads, state)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, ref))
+    assert int(ours_state.iterations) == int(ref_state.iterations) == 1
+    assert all(np.array_equal(a, b) for a, b in zip(ours_state.slots["m"], ref_state.slots["m"]))
+
+
 def test_mixed_dtypes_are_not_flattened():
     assert not flattenable(optim.SGD(0.1), [np.ones(2, np.float32), np.ones(2, np.float64)])

@@ -135,6 +135,11 @@ class ActivationFn:
     forward: Forward
     backward: Backward
 
+    @property
+    def reads_output(self) -> bool:
+        """Whether ``backward`` needs the forward output ``y`` (every activation but linear)."""
+        return self.name != "linear"
+
 
 _REGISTRY: dict[str, ActivationFn] = {
     "linear": ActivationFn("linear", _linear, _linear_grad),

@@ -34,6 +34,7 @@ compete for them.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -52,5 +53,14 @@ def submit(fn: Callable[..., Any], *args: Any) -> Future:
             if _executor is None or _owner_pid != os.getpid():
                 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdsim-background")
                 _owner_pid = os.getpid()
-    return _executor.submit(fn, *args)
+    # in the caller's context: NumPy keeps np.errstate in a context variable, and fit's
+    # "overflow is data" settings must hold on this thread as on the main one
+    return _executor.submit(contextvars.copy_context().run, fn, *args)
 
+
+
+def drain() -> None:
+    """Wait until every task submitted so far has finished (the queue is first in, first out:
+    waiting for a no-op queued now waits for all of them)."""
+    if _executor is not None and _owner_pid == os.getpid():
+        submit(lambda: None).result()

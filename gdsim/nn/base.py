@@ -167,9 +167,10 @@ class Layer:
 
     @property
     def grads(self) -> list[np.ndarray]:
-        pending = self.__dict__.pop("_pending_grads", None)
-        if pending is not None:
+        pending = self.__dict__.get("_pending_grads")
+        if pending is not None:  # (dropped only once its result is in: an interrupt keeps it)
             self._grads = pending.result()
+            del self._pending_grads
         return self._grads
 
     @grads.setter
@@ -177,13 +178,24 @@ class Layer:
         self.__dict__.pop("_pending_grads", None)
         self._grads = value
 
-    def _reusable(self, grad_output: np.ndarray) -> np.ndarray | None:
-        """``grad_output`` when :attr:`scratch_grad_output` allows writing ``dL/dx`` into it
-        (same dtype as the layer, writeable), else ``None``."""
-        if self.scratch_grad_output and isinstance(grad_output, np.ndarray) \
-                and grad_output.dtype == self.dtype and grad_output.flags.writeable:
-            return grad_output
+    def _overwritable(self, array: Any, allowed: bool) -> np.ndarray | None:
+        """``array`` when ``allowed`` (:attr:`scratch_input` or :attr:`scratch_grad_output`)
+        and it is a writeable array of the layer's dtype, else ``None``."""
+        if allowed and isinstance(array, np.ndarray) and array.dtype == self.dtype \
+                and array.flags.writeable:
+            return array
         return None
+
+    # -- hooks a model calls around a training step (no-ops unless a layer has use for them) --
+    def prefetch(self, batch_size: int) -> None:
+        """Start work for the coming training forward of ``batch_size`` samples early."""
+
+    def discard_prefetch(self) -> None:
+        """Undo a :meth:`prefetch` no forward consumed (the step failed before this layer)."""
+
+    def prepare_input(self, x: np.ndarray) -> None:
+        """Prepare for a coming ``forward(x)`` of this very array (called on the background
+        thread while the model's current step runs)."""
 
     def _set_grads(self, compute: Callable[..., list[np.ndarray]], *args: Any) -> None:
         """``grads = compute(*args)``: at once, or on the background thread when

@@ -73,7 +73,9 @@ class Conv2D(Layer):
         # own im2col, slots 1 and 2 in turn for batches staged ahead (see prepare_input)
         self._buffers: list[list[np.ndarray | None]] = [[None, None] for _ in range(3)]
         self._next_stage = 0
-        self._staged: tuple[np.ndarray, np.ndarray] | None = None  # (x, its patch matrix)
+        # id(x) -> (x, its patch matrix, buffer slot): written on the background thread while
+        # forward takes its own batch's entry, so each batch has its own key
+        self._staged: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
     # -- geometry -------------------------------------------------------------------------
     def _hwc(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -116,7 +118,7 @@ class Conv2D(Layer):
             patches = view.reshape(-1, view.shape[-1])  # copies only if x is not contiguous
             z = patches @ kernel
         else:
-            staged, self._staged = self._staged, None
+            staged = self._staged.pop(id(x), None)
             # transposed patch matrix (kh*kw*C, N*Ho*Wo)
             patches = staged[1] if staged is not None and staged[0] is x else self._im2col(x, 0)
             z = patches.T @ kernel
@@ -154,7 +156,10 @@ class Conv2D(Layer):
             return
         slot = 1 + self._next_stage
         self._next_stage ^= 1
-        self._staged = (x, self._im2col(x, slot))
+        for key, (_, _, used) in list(self._staged.items()):
+            if used == slot:  # a batch staged two calls ago and never taken: its buffer goes now
+                self._staged.pop(key, None)
+        self._staged[id(x)] = (x, self._im2col(x, slot), slot)
 
     def backward(self, grad_output):
         g = np.asarray(grad_output)
@@ -190,7 +195,7 @@ class Conv2D(Layer):
 
     @property
     def keeps_output(self) -> bool:
-        return self.activation.name != "linear"  # only a nonlinear activation's derivative reads z
+        return self.activation.reads_output
 
     def _weight_grads(self, patches: np.ndarray, g: np.ndarray) -> list[np.ndarray]:
         """``[dkernel, dbias]`` from the patch matrix and ``g = dL/dz`` ``(N*Ho*Wo, F)``."""

@@ -20,22 +20,32 @@ checkpoint) is noticed by identity and packed afresh.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from gdsim import optim
+from gdsim import optim, schedules
+
+
+#: gdsim's own optimizers, whose updates are element-wise (a subclass may override ``_update``
+#: or ``step`` with something that is not, so only these exact types are flattened)
+_ELEMENTWISE = (optim.SGD, optim.Adam, optim.RMSprop, optim.Adagrad)
 
 
 def flattenable(optimizer: optim.Optimizer, params: Sequence[np.ndarray]) -> bool:
     """Whether one flat update equals the per-array updates bit for bit (see module docstring)."""
-    if not params or len({p.dtype for p in params}) != 1:
+    if type(optimizer) not in _ELEMENTWISE or not params or len({p.dtype for p in params}) != 1:
         return False
-    if getattr(optimizer, "clipnorm", None) is not None:
+    if optimizer.clipnorm is not None or optimizer.global_clipnorm is not None:
         return False
-    if getattr(optimizer, "global_clipnorm", None) is not None:
+    hypers = optimizer._hyper_values()
+    learning_rate = optimizer.learning_rate
+    if isinstance(learning_rate, schedules.Schedule):
+        hypers += list(learning_rate.get_config().values())
+    elif callable(learning_rate):  # a plain function may return per-run arrays
         return False
-    return not any(isinstance(h, np.ndarray) for h in optimizer._hyper_values())
+    return not any(isinstance(h, np.ndarray) for h in hypers)
 
 
 class FlatUpdate:
@@ -47,7 +57,7 @@ class FlatUpdate:
     """
 
     def __init__(self) -> None:
-        self._packed: tuple | None = None  # (params views, state, flat params, flat state)
+        self._packed: _Packed | None = None
 
     def step(self, optimizer: optim.Optimizer, params: list[np.ndarray], grads: list[np.ndarray],
              state: optim.OptState) -> tuple[list[np.ndarray], optim.OptState]:
@@ -59,21 +69,44 @@ class FlatUpdate:
         new_state = optim.OptState(iterations=new_flat_state.iterations,
                                    slots={name: _split(arrays[0], shapes)
                                           for name, arrays in new_flat_state.slots.items()})
-        self._packed = (new_params, new_state, new_flat, new_flat_state)
+        self._packed = _Packed(new_params, new_state, new_state.iterations,
+                               {name: list(views) for name, views in new_state.slots.items()},
+                               new_flat, new_flat_state)
         return new_params, new_state
 
     def _flat_inputs(self, params: list[np.ndarray], state: optim.OptState
                      ) -> tuple[np.ndarray, optim.OptState]:
-        if self._packed is not None:
-            views, packed_state, flat, flat_state = self._packed
-            if packed_state is state and len(views) == len(params) \
-                    and all(a is b for a, b in zip(views, params)):
-                return flat, flat_state
+        packed = self._packed
+        if packed is not None and packed.holds(params, state):
+            return packed.flat, packed.flat_state
         flat = np.concatenate([p.ravel() for p in params])
         flat_state = optim.OptState(iterations=state.iterations,
                                     slots={name: [np.concatenate([a.ravel() for a in arrays])]
                                            for name, arrays in state.slots.items()})
         return flat, flat_state
+
+
+@dataclass
+class _Packed:
+    """What the last step handed out (views into ``flat``/``flat_state``), to recognise it."""
+
+    params: list[np.ndarray]
+    state: optim.OptState
+    iterations: np.ndarray
+    slots: dict[str, list[np.ndarray]]
+    flat: np.ndarray
+    flat_state: optim.OptState
+
+    def holds(self, params: list[np.ndarray], state: optim.OptState) -> bool:
+        """Whether ``params`` and ``state`` are still exactly what was handed out (OptState is
+        mutable: its step count or a slot array may have been replaced since)."""
+        return (state is self.state and state.iterations is self.iterations
+                and _same(params, self.params) and state.slots.keys() == self.slots.keys()
+                and all(_same(state.slots[name], views) for name, views in self.slots.items()))
+
+
+def _same(arrays: Sequence[np.ndarray], others: Sequence[np.ndarray]) -> bool:
+    return len(arrays) == len(others) and all(a is b for a, b in zip(arrays, others))
 
 
 def _split(flat: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:

@@ -95,7 +95,7 @@ class Dense(Layer):
 
     @property
     def keeps_output(self) -> bool:
-        return self.activation.name != "linear"  # only a nonlinear activation's derivative reads y
+        return self.activation.reads_output
 
     def _weight_grads(self, x2: np.ndarray, g2: np.ndarray) -> list[np.ndarray]:
         """``[dkernel, dbias]`` from ``x (M, in)`` and ``g = dL/dz (M, units)``."""
@@ -118,16 +118,15 @@ class Activation(Layer):
         self.activation = _activations.get(activation)  # None -> "linear", as in Keras
 
     def forward(self, x, training=False):
-        reusable = self.scratch_input and isinstance(x, np.ndarray) and x.dtype == self.dtype \
-            and x.flags.writeable
+        out = self._overwritable(x, self.scratch_input)
         x = self._check_input(x)
-        y = self.activation.forward(x, out=x if reusable else None)
+        y = self.activation.forward(x, out=out)
         self._y = y
         return y
 
     def backward(self, grad_output):
         self.grads = []
-        out = self._reusable(grad_output)
+        out = self._overwritable(grad_output, self.scratch_grad_output)
         if out is not None and out.shape != self._y.shape:
             out = None
         return self.activation.backward(self._y, grad_output, out=out)
@@ -265,24 +264,28 @@ class Dropout(Layer):
         thread (:mod:`gdsim.nn.background`), so that it overlaps the layers before this one.
 
         Same bits: it is the draw the next training ``forward`` would make (the generator
-        advances once per mask either way). A prefetched mask waits for the next training
-        forward; if that one has another batch size, the generator is rewound and the mask
-        drawn afresh, so no draw is ever skipped or repeated."""
+        advances once per mask either way). A mask no forward takes (another batch size, or
+        a step that failed first: :meth:`discard_prefetch`) is undone by rewinding the
+        generator, so no draw is ever skipped or repeated."""
         if self._prefetched is not None or self._rng is None or not 0.0 < self.rate < 1.0:
             return
         shape = self._mask_shape((batch_size,) + self.build_input_shape)
         before = self._rng.bit_generator.state
         self._prefetched = (shape, before, background.submit(self._draw_mask, shape))
 
+    def discard_prefetch(self) -> None:
+        if self._prefetched is not None:
+            _, before, future = self._prefetched
+            future.result()  # let the draw finish before rewinding the generator past it
+            self._rng.bit_generator.state = before
+            self._prefetched = None
+
     def _take_mask(self, shape: tuple[int, ...]) -> np.ndarray:
-        prefetched, self._prefetched = self._prefetched, None
-        if prefetched is None:
-            return self._draw_mask(shape)
-        prefetched_shape, before, future = prefetched
-        mask = future.result()
-        if prefetched_shape == shape:
+        if self._prefetched is not None and self._prefetched[0] == shape:
+            mask = self._prefetched[2].result()
+            self._prefetched = None
             return mask
-        self._rng.bit_generator.state = before  # another batch size after all: draw as if never prefetched
+        self.discard_prefetch()
         return self._draw_mask(shape)
 
     def backward(self, grad_output):
@@ -291,7 +294,8 @@ class Dropout(Layer):
             return grad_output
         if self.rate == 1.0:
             return np.zeros_like(grad_output)
-        g = np.divide(grad_output, self.dtype.type(1.0 - self.rate), out=self._reusable(grad_output))
+        g = np.divide(grad_output, self.dtype.type(1.0 - self.rate),
+                      out=self._overwritable(grad_output, self.scratch_grad_output))
         return _select(self._mask, g)
 
     def get_config(self):

@@ -276,17 +276,21 @@ class Sequential:
         """Per-step layer flags: a layer may compute in place over an input the layer before no
         longer needs, and (``background=True``) hand work to the background thread, starting
         with the dropout masks. Reset afterwards: a layer used on its own, or by another
-        model, gets neither."""
+        model, gets neither. A step that fails leaves nothing behind: its background work is
+        waited for and unused dropout draws are undone (a checkpoint resumes bit for bit)."""
         for previous, layer in zip([None] + self.layers[:-1], self.layers):
             layer.scratch_input = previous is not None and not previous.keeps_output
             layer.use_background = self.background
-            prefetch = getattr(layer, "prefetch", None)
-            if self.background and prefetch is not None:
-                prefetch(batch_size)
+            if self.background:
+                layer.prefetch(batch_size)
         try:
             yield
+        except BaseException:
+            background.drain()
+            raise
         finally:
             for layer in self.layers:
+                layer.discard_prefetch()
                 layer.use_background = layer.scratch_input = False
 
     def _train_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -450,9 +454,7 @@ class Sequential:
         builds its patch matrix): on the background thread while the current step runs."""
         def gather_and_prepare() -> np.ndarray:
             xb = x[index]
-            prepare = getattr(self.layers[0], "prepare_input", None)
-            if prepare is not None:
-                prepare(xb)
+            self.layers[0].prepare_input(xb)
             return xb
 
         if self.background:

@@ -141,21 +141,23 @@ class MaxPooling2D(Layer):
         dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=g.dtype)
         pending, self._hits = getattr(self, "_hits", None), None
         hits = pending.result() if pending is not None else self._first_hits(xp, best)
-        self._in_halves(lambda g, dxp, *hits: self._scatter(hits, g, dxp, overlapping), g, dxp, *hits)
+        self._in_halves(lambda rows: self._scatter([hit[rows] for hit in hits], g[rows], dxp[rows],
+                                                   overlapping), len(g))
         dx = _im2col.crop_nhwc(dxp, rows, cols, h, w)
         if self.data_format == "channels_first":
             return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
         return np.ascontiguousarray(dx)
 
-    def _in_halves(self, fn, *arrays: np.ndarray) -> None:
-        """``fn(*arrays)``; during a model's training step, the second half of the batch on the
-        background thread at the same time (samples are independent: same bits)."""
-        half = arrays[0].shape[0] // 2
+    def _in_halves(self, fn, batch: int) -> None:
+        """``fn(slice(0, batch))``; during a model's training step, ``fn`` on the second half of
+        the batch on the background thread at the same time (samples are independent: same
+        bits)."""
+        half = batch // 2
         if not (self.use_background and half):
-            fn(*arrays)
+            fn(slice(0, batch))
             return
-        pending = background.submit(fn, *(a[half:] for a in arrays))
-        fn(*(a[:half] for a in arrays))
+        pending = background.submit(fn, slice(half, batch))
+        fn(slice(0, half))
         pending.result()
 
     def _first_hits(self, xp: np.ndarray, best: np.ndarray) -> list[np.ndarray]:
