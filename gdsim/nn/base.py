@@ -84,6 +84,11 @@ class Layer:
         the next layer overwrite that output only when this is False."""
         return True
 
+    #: set by a model for its training step: the arrays this layer returned in the previous
+    #: step are dead (all of that step's work is done), so it may write them again
+    #: (:meth:`_buffer`) instead of asking for fresh memory, which page-faults on every step
+    reuse_buffers: bool = False
+
     #: attribute names of the trainable / non-trainable weights, in Keras order
     _trainable_names: tuple[str, ...] = ()
     _non_trainable_names: tuple[str, ...] = ()
@@ -185,6 +190,18 @@ class Layer:
                 and array.flags.writeable:
             return array
         return None
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any, reuse: bool = True) -> np.ndarray:
+        """A per-layer array kept under ``name`` from call to call (a new one when the shape or
+        dtype changes). With ``reuse`` False (a layer called on its own, whose result the
+        caller may keep) always a fresh array."""
+        buffers = self.__dict__.setdefault("_buffers_by_name", {})
+        buffer = buffers.get(name)
+        if not reuse or buffer is None or buffer.shape != tuple(shape) or buffer.dtype != dtype:
+            buffer = np.empty(shape, dtype)
+            if reuse:
+                buffers[name] = buffer
+        return buffer
 
     # -- hooks a model calls around a training step (no-ops unless a layer has use for them) --
     def prefetch(self, batch_size: int) -> None:

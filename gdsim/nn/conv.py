@@ -116,12 +116,12 @@ class Conv2D(Layer):
             nhwc = x.transpose(0, 2, 3, 1) if channels_first else x
             view = nhwc[:, :sh * (rows.out - 1) + 1:sh, :sw * (cols.out - 1) + 1:sw, :]
             patches = view.reshape(-1, view.shape[-1])  # copies only if x is not contiguous
-            z = patches @ kernel
+            z = np.matmul(patches, kernel, out=self._z_buffer(patches.shape[0], kernel.dtype))
         else:
             staged = self._staged.pop(id(x), None)
             # transposed patch matrix (kh*kw*C, N*Ho*Wo)
             patches = staged[1] if staged is not None and staged[0] is x else self._im2col(x, 0)
-            z = patches.T @ kernel
+            z = np.matmul(patches.T, kernel, out=self._z_buffer(patches.shape[1], kernel.dtype))
         if self.use_bias:
             fold = Folded(z.shape[0], self.filters)  # long inner loop for the broadcast add
             wide = fold.view(z)
@@ -133,6 +133,12 @@ class Conv2D(Layer):
         if channels_first:
             y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
         return y
+
+    def _z_buffer(self, rows: int, dtype: Any) -> np.ndarray:
+        """Where the GEMM writes ``z (N*Ho*Wo, F)``: during a model's training step the same
+        array every step (its last step's contents are dead), else a fresh one."""
+        return self._buffer("z", (rows, self.filters), np.result_type(dtype, self.dtype),
+                            self.reuse_buffers)
 
     def _im2col(self, x: np.ndarray, slot: int) -> np.ndarray:
         """The transposed patch matrix of ``x``, built in buffer slot ``slot``."""

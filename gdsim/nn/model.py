@@ -280,6 +280,7 @@ class Sequential:
         waited for and unused dropout draws are undone (a checkpoint resumes bit for bit)."""
         for previous, layer in zip([None] + self.layers[:-1], self.layers):
             layer.scratch_input = previous is not None and not previous.keeps_output
+            layer.reuse_buffers = True
             layer.use_background = self.background
             if self.background:
                 layer.prefetch(batch_size)
@@ -291,7 +292,7 @@ class Sequential:
         finally:
             for layer in self.layers:
                 layer.discard_prefetch()
-                layer.use_background = layer.scratch_input = False
+                layer.use_background = layer.scratch_input = layer.reuse_buffers = False
 
     def _train_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One Keras train_step: loss at the current weights, then one optimizer update."""

@@ -108,10 +108,12 @@ class BatchNormalization(Layer):
         centered = None
         if batch_stats:
             mean = fold.sums(xw) / dtype(m)
-            centered = xw - fold.tile(mean)
-            # squared into a scratch buffer (reused across batches) so that backward can
-            # reuse ``x - mu`` instead of recomputing it
-            square = np.multiply(centered, centered, out=self._scratch_like(centered))
+            # kept for backward, which turns it into dx: reusable once the model's step is over
+            centered = np.subtract(xw, fold.tile(mean),
+                                   out=self._buffer("centered", xw.shape, xw.dtype, self.reuse_buffers))
+            # squared into a scratch buffer (never returned) so that backward can reuse
+            # ``x - mu`` instead of recomputing it
+            square = np.multiply(centered, centered, out=self._buffer("scratch", xw.shape, xw.dtype))
             var = fold.sums(square) / dtype(m)
             momentum = dtype(self.momentum)
             self.moving_mean = self.moving_mean * momentum + mean * dtype(1.0 - self.momentum)
@@ -121,17 +123,11 @@ class BatchNormalization(Layer):
         rstd = dtype(1.0) / np.sqrt(var + dtype(self.epsilon))
         inv = rstd * self._gamma()
         shift = self._beta() - mean * inv
-        yw = xw * fold.tile(inv)
+        output = self._buffer("output", xw.shape, xw.dtype, self.reuse_buffers and batch_stats)
+        yw = np.multiply(xw, fold.tile(inv), out=output)
         yw += fold.tile(shift)
         self._cache = (xw, fold, mean, rstd, batch_stats, centered)
         return self._from_matrix(yw, x.shape)
-
-    def _scratch_like(self, a: np.ndarray) -> np.ndarray:
-        """A per-layer buffer shaped like ``a``, reused from batch to batch (never returned)."""
-        buffer = getattr(self, "_scratch", None)
-        if buffer is None or buffer.shape != a.shape or buffer.dtype != a.dtype:
-            buffer = self._scratch = np.empty_like(a)
-        return buffer
 
     def backward(self, grad_output):
         xw, fold, mean, rstd, batch_stats, centered = self._cache
@@ -150,7 +146,7 @@ class BatchNormalization(Layer):
             else:
                 xhat = xw - fold.tile(mean)
             xhat *= fold.tile(rstd)
-            product = np.multiply(gw, xhat, out=self._scratch_like(xhat))
+            product = np.multiply(gw, xhat, out=self._buffer("scratch", xhat.shape, xhat.dtype))
             dgamma = fold.sums(product)
         if need_param_grads:
             self.grads = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
