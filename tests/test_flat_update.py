@@ -34,12 +34,17 @@ def test_flat_steps_equal_per_array_steps(opt, shapes, seed, dtype, extra):
             assert all(np.array_equal(a, b) for a, b in zip(ours[1].slots[slot], ref[1].slots[slot]))
 
 
-def test_replaced_weights_or_state_are_packed_afresh():
+def _after_one_flat_step():
+    """(optimizer, FlatUpdate, grads, initial params, params and state after one flat step)."""
     opt = optim.Adam(0.1)
     params = [np.ones((2, 3), np.float32), np.zeros(4, np.float32)]
     grads = [np.full((2, 3), 0.5, np.float32), np.full(4, -1.0, np.float32)]
     flat = FlatUpdate()
-    new, state = flat.step(opt, params, grads, opt.init(params))
+    return (opt, flat, grads, params) + flat.step(opt, params, grads, opt.init(params))
+
+
+def test_replaced_weights_or_state_are_packed_afresh():
+    opt, flat, grads, params, new, state = _after_one_flat_step()
     replaced = [np.full((2, 3), 7.0, np.float32), new[1]]  # e.g. set_weights on one layer
     ours, _ = flat.step(opt, replaced, grads, state)
     ref, _ = opt.step(replaced, grads, state)
@@ -77,11 +82,7 @@ def test_subclasses_and_plain_callables_are_not_flattened():
 
 def test_a_state_changed_in_place_is_packed_afresh():
     """OptState is mutable: a replaced step count or slot array must not be ignored."""
-    opt = optim.Adam(0.1)
-    params = [np.ones((2, 3), np.float32), np.zeros(4, np.float32)]
-    grads = [np.full((2, 3), 0.5, np.float32), np.full(4, -1.0, np.float32)]
-    flat = FlatUpdate()
-    new, state = flat.step(opt, params, grads, opt.init(params))
+    opt, flat, grads, _, new, state = _after_one_flat_step()
     new, state = flat.step(opt, new, grads, state)
     state.iterations = np.array(0, dtype=np.int64)  # e.g. restarting the bias correction
     state.slots["m"][1] = np.zeros(4, np.float32)
