@@ -218,7 +218,7 @@ class Layer:
         """``grads = compute(*args)``: at once, or on the background thread when
         :attr:`use_background` is on (``args`` must then stay unmodified until ``grads`` is
         read). A layer that skips its ``dL/dx`` has nothing to overlap with: it computes
-        in place rather than wait for the hand-over."""
+        them itself rather than wait for the hand-over."""
         if self.use_background and self.compute_input_grad:
             self.grads = []
             self._pending_grads = background.submit(compute, *args)

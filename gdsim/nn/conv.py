@@ -109,7 +109,7 @@ class Conv2D(Layer):
     def forward(self, x, training=False):
         x = self._check_input(x)
         channels_first = self.data_format == "channels_first"
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        sh, sw = self.strides
         rows, cols = self._rows, self._cols_geom
         kernel = self.kernel.reshape(-1, self.filters)
         if self._pointwise:

@@ -274,10 +274,11 @@ class Sequential:
     @contextlib.contextmanager
     def _training_step(self, batch_size: int) -> Iterator[None]:
         """Per-step layer flags: a layer may compute in place over an input the layer before no
-        longer needs, and (``background=True``) hand work to the background thread, starting
-        with the dropout masks. Reset afterwards: a layer used on its own, or by another
-        model, gets neither. A step that fails leaves nothing behind: its background work is
-        waited for and unused dropout draws are undone (a checkpoint resumes bit for bit)."""
+        longer needs, write again into the arrays it returned in the last step, and
+        (``background=True``) hand work to the background thread, starting with the dropout
+        masks. Reset afterwards: a layer used on its own, or by another model, gets none of
+        it. A step that fails leaves nothing behind: its background work is waited for and
+        unused dropout draws are undone (a checkpoint resumes bit for bit)."""
         for previous, layer in zip([None] + self.layers[:-1], self.layers):
             layer.scratch_input = previous is not None and not previous.keeps_output
             layer.reuse_buffers = True
