@@ -159,7 +159,34 @@ def _clip_weight(q: np.ndarray, low: np.floating, high: np.floating) -> np.ndarr
     return inside
 
 
-class CategoricalCrossentropy(Loss):
+class _Crossentropy(Loss):
+    """What the categorical and binary crossentropies share: Keras's ``from_logits`` and
+    ``label_smoothing`` arguments, gdsim's ``clip`` switch, and the smoothing of targets."""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, clip: bool = True):
+        self.from_logits = _validate.boolean("from_logits", from_logits)
+        self.label_smoothing = _validate.in_range("label_smoothing", label_smoothing, 0.0, 1.0,
+                                                  high_open=False)
+        self.clip = _validate.boolean("clip", clip)
+
+    def _check_same_shape(self, t: np.ndarray, p: np.ndarray) -> None:
+        if t.shape != p.shape:
+            raise ValueError(f"y_true and y_pred must have the same shape for {self.name}, got "
+                             f"y_true {t.shape} and y_pred {p.shape}")
+
+    def _smoothed(self, t: np.ndarray, p: np.ndarray, classes: int) -> np.ndarray:
+        """``y (1 - s) + s / classes`` with ``s = label_smoothing`` (``y`` itself when 0)."""
+        if self.label_smoothing:
+            s = p.dtype.type(self.label_smoothing)
+            t = t * (1 - s) + s / p.dtype.type(classes)
+        return t
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "clip": self.clip}
+
+
+class CategoricalCrossentropy(_Crossentropy):
     """``l = -sum(y * log p, axis=-1)`` (``keras.losses.CategoricalCrossentropy``).
 
     ``from_logits=False`` (Keras JAX/torch): ``q = p / sum(p)``, ``c = clip(q, 1e-7, 1-1e-7)``,
@@ -172,22 +199,11 @@ class CategoricalCrossentropy(Loss):
 
     name = "categorical_crossentropy"
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, clip: bool = True):
-        self.from_logits = _validate.boolean("from_logits", from_logits)
-        self.label_smoothing = _validate.in_range("label_smoothing", label_smoothing, 0.0, 1.0,
-                                                  high_open=False)
-        self.clip = _validate.boolean("clip", clip)
-
     def _targets(self, t: np.ndarray, p: np.ndarray) -> np.ndarray:
-        if t.shape != p.shape:
-            raise ValueError(f"y_true and y_pred must have the same shape for {self.name}, got "
-                             f"y_true {t.shape} and y_pred {p.shape}")
+        self._check_same_shape(t, p)
         if p.ndim < 1:
             raise ValueError(f"y_pred must have rank >= 1 for {self.name}, got shape {p.shape}")
-        if self.label_smoothing:
-            s = p.dtype.type(self.label_smoothing)
-            t = t * (1 - s) + s / p.dtype.type(p.shape[-1])
-        return t
+        return self._smoothed(t, p, p.shape[-1])
 
     def _log_prob(self, p: np.ndarray) -> np.ndarray:
         if self.from_logits:
@@ -220,10 +236,6 @@ class CategoricalCrossentropy(Loss):
             with np.errstate(divide="ignore", invalid="ignore"):
                 h = -t / q
         return (h - np.sum(h * q, axis=-1, keepdims=True)) / total
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "clip": self.clip}
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
@@ -259,7 +271,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return config
 
 
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_Crossentropy):
     """``l = mean(-(y log c + (1 - y) log(1 - c)), axis=-1)`` with ``c = clip(p, 1e-7, 1-1e-7)``
     (``keras.losses.BinaryCrossentropy``, JAX/torch path); gradient 0 where clipped.
     ``from_logits=True``: ``-(y log sigmoid(z) + (1 - y) log sigmoid(-z))``, gradient
@@ -269,20 +281,9 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, clip: bool = True):
-        self.from_logits = _validate.boolean("from_logits", from_logits)
-        self.label_smoothing = _validate.in_range("label_smoothing", label_smoothing, 0.0, 1.0,
-                                                  high_open=False)
-        self.clip = _validate.boolean("clip", clip)
-
     def _targets(self, t, p):
-        if t.shape != p.shape:
-            raise ValueError(f"y_true and y_pred must have the same shape for {self.name}, got "
-                             f"y_true {t.shape} and y_pred {p.shape}")
-        if self.label_smoothing:
-            s = p.dtype.type(self.label_smoothing)
-            t = t * (1 - s) + s / 2
-        return t
+        self._check_same_shape(t, p)
+        return self._smoothed(t, p, 2)
 
     def _elementwise(self, t, p):
         if self.from_logits:
@@ -316,10 +317,6 @@ class BinaryCrossentropy(Loss):
         with np.errstate(divide="ignore", invalid="ignore"):
             g = (-t / c + (1 - t) / (1 - c)) * weight
         return g / d
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "clip": self.clip}
 
 
 _BY_NAME = {
