@@ -82,9 +82,7 @@ class Conv2D(Layer):
         return _im2col.image_dims(f"Conv2D layer {self.name!r}", input_shape, self.data_format)
 
     def _geometry(self, h: int, w: int) -> tuple[_im2col.Axis, _im2col.Axis]:
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        return (_im2col.axis_geometry(h, kh, sh, self.padding),
-                _im2col.axis_geometry(w, kw, sw, self.padding))
+        return _im2col.window_geometry(h, w, self.kernel_size, self.strides, self.padding)
 
     def compute_output_shape(self, input_shape):
         h, w, _ = self._hwc(tuple(input_shape))

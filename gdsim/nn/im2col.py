@@ -58,6 +58,13 @@ def axis_geometry(size: int, kernel: int, stride: int, padding: str) -> Axis:
     raise ValueError(f"padding must be 'valid' or 'same', got {_validate.show(padding)}")
 
 
+def window_geometry(height: int, width: int, window: tuple[int, int], strides: tuple[int, int],
+                    padding: str) -> tuple[Axis, Axis]:
+    """:func:`axis_geometry` of both spatial axes for a ``(rows, cols)`` window and strides."""
+    return (axis_geometry(height, window[0], strides[0], padding),
+            axis_geometry(width, window[1], strides[1], padding))
+
+
 def pad_nhwc(x: np.ndarray, rows: Axis, cols: Axis, value: float,
              buffer: np.ndarray | None = None) -> np.ndarray:
     """``x (N, H, W, C)`` padded with ``value``; reuses ``buffer`` when its shape fits (its border

@@ -60,9 +60,7 @@ class MaxPooling2D(Layer):
         return _im2col.image_dims(f"MaxPooling2D layer {self.name!r}", input_shape, self.data_format)
 
     def _geometry(self, h, w):
-        (ph, pw), (sh, sw) = self.pool_size, self.strides
-        return (_im2col.axis_geometry(h, ph, sh, self.padding),
-                _im2col.axis_geometry(w, pw, sw, self.padding))
+        return _im2col.window_geometry(h, w, self.pool_size, self.strides, self.padding)
 
     def compute_output_shape(self, input_shape):
         h, w, c = self._hwc(tuple(input_shape))
