@@ -20,18 +20,16 @@ import json
 import sys
 import time
 
-import numpy as np
+import cnn_throughput  # beside this script: run as ``python benchmarks/cnn_profile.py``
 
-BATCH = 32
+BATCH = cnn_throughput.BATCH
 
 
 def profile(images: int, epochs: int, background: bool) -> dict:
     from gdsim import optim
     from gdsim.models import seed_cnn
 
-    rng = np.random.default_rng(0)
-    x = rng.random((images, 32, 32, 3), dtype=np.float32)
-    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, images)]
+    x, y = cnn_throughput.data(images)  # the images the throughput benchmark trains on
     model = seed_cnn(32, 32, 3, 2)
     model.background = background
     model.compile(optimizer=optim.Adam(1e-4), loss="categorical_crossentropy")
