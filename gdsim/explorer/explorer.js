@@ -285,11 +285,11 @@
   // 1e-4 rather than 0.0001: short tick labels that a projector shows at 18 px
   const fmtLog = (v) => (v >= 0.01 && v < 1e4) ? fmt(v, 2) : v.toExponential(0).replace("e+", "e");
   const fmt = (v, d) => { const s = Number(v).toPrecision(d === undefined ? 4 : d); return String(Number(s)); };
-  function arrow(ctx, x0, y0, x1, y1, color, dash) {
+  function arrow(ctx, x0, y0, x1, y1, color, dash, width) {
     const dx = x1 - x0, dy = y1 - y0, len = Math.hypot(dx, dy);
     if (!(len > 2)) return;
-    ctx.save(); ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = 4; ctx.setLineDash(dash || []);
-    const ux = dx / len, uy = dy / len, head = Math.min(16, 0.5 * len);
+    ctx.save(); ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = width || 4; ctx.setLineDash(dash || []);
+    const ux = dx / len, uy = dy / len, head = Math.min(12 + 2 * (width || 4), 0.5 * len);
     ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1 - ux * head * 0.8, y1 - uy * head * 0.8); ctx.stroke();
     ctx.setLineDash([]); ctx.beginPath(); ctx.moveTo(x1, y1);
     ctx.lineTo(x1 - ux * head - uy * head * 0.45, y1 - uy * head + ux * head * 0.45);
@@ -317,13 +317,6 @@
     // minima (stars) and saddle points (crosses), from gdsim
     ctx.font = "bold 26px system-ui, sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
     p.references.forEach((r) => { const [px, py] = toPx(p, r[0], r[1]); ctx.fillStyle = C.black; ctx.fillText(p.minValue === null ? "\u00D7" : "\u2605", px, py); });
-    // the precomputed starts, numbered
-    p.starts.forEach((s, i) => {
-      const [px, py] = toPx(p, s[0], s[1]);
-      ctx.beginPath(); ctx.arc(px, py, 11, 0, 2 * Math.PI); ctx.fillStyle = "rgba(255,255,255,0.9)"; ctx.fill();
-      ctx.lineWidth = i === state.start ? 4 : 2; ctx.strokeStyle = C.black; ctx.stroke();
-      ctx.fillStyle = C.black; ctx.font = "bold 15px system-ui, sans-serif"; ctx.fillText(String(i + 1), px, py + 1);
-    });
     const run = currentRun(), st = styleOf(state.opt);
     let last = 0;
     ctx.beginPath();
@@ -334,12 +327,19 @@
       if (k === 0) ctx.moveTo(clampPx(px), clampPx(py)); else ctx.lineTo(clampPx(px), clampPx(py));
       last = k;
     }
-    ctx.lineWidth = 6; ctx.strokeStyle = "#ffffff"; ctx.setLineDash([]); ctx.stroke();
+    ctx.lineJoin = "round"; ctx.lineWidth = 6; ctx.strokeStyle = "#ffffff"; ctx.setLineDash([]); ctx.stroke();
     ctx.lineWidth = 3.5; ctx.strokeStyle = st.color; ctx.setLineDash(DASHES[st.linestyle] || []); ctx.stroke(); ctx.setLineDash([]);
     for (let k = 0; k <= last; k++) {
       const [px, py] = toPx(p, ...iterate(run, k));
       ctx.beginPath(); ctx.arc(px, py, 3, 0, 2 * Math.PI); ctx.fillStyle = st.color; ctx.fill();
     }
+    // the precomputed starts, numbered, over the path (a path always begins under its start)
+    p.starts.forEach((s, i) => {
+      const [px, py] = toPx(p, s[0], s[1]);
+      ctx.beginPath(); ctx.arc(px, py, 11, 0, 2 * Math.PI); ctx.fillStyle = "rgba(255,255,255,0.9)"; ctx.fill();
+      ctx.lineWidth = i === state.start ? 4 : 2; ctx.strokeStyle = C.black; ctx.stroke();
+      ctx.fillStyle = C.black; ctx.font = "bold 15px system-ui, sans-serif"; ctx.fillText(String(i + 1), px, py + 1);
+    });
     const here = iterate(run, last), [hx, hy] = toPx(p, here[0], here[1]);
     ctx.beginPath(); ctx.arc(hx, hy, 9, 0, 2 * Math.PI); ctx.fillStyle = st.color; ctx.fill();
     ctx.lineWidth = 2.5; ctx.strokeStyle = "#ffffff"; ctx.stroke();
@@ -353,15 +353,15 @@
       let scale = lrStops()[state.lr];
       if (DATA.adaptive.includes(state.opt)) scale = finite2(xn) ? Math.hypot(xn[0] - xk[0], xn[1] - xk[1]) / (Math.hypot(g[0], g[1]) || 1) : 0;
       const [gx, gy] = toPx(p, xk[0] - scale * g[0], xk[1] - scale * g[1]);
-      arrow(ctx, ax, ay, clampPx(gx), clampPx(gy), C.orange);
       if (finite2(xn)) {
         const [nx, ny] = toPx(p, xn[0], xn[1]), col = updateColor();
         if (DATA.adaptive.includes(state.opt)) {
           arrow(ctx, ax, ay, clampPx(nx), ay, col, [8, 5]);
           arrow(ctx, ax, ay, ax, clampPx(ny), col, [8, 5]);
         }
-        arrow(ctx, ax, ay, clampPx(nx), clampPx(ny), col);
+        arrow(ctx, ax, ay, clampPx(nx), clampPx(ny), col, [], 6);
       }
+      arrow(ctx, ax, ay, clampPx(gx), clampPx(gy), C.orange, [], 3); // on top: exact GD shows both
     }
     ctx.restore();
     return last;

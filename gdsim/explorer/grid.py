@@ -31,6 +31,8 @@ __all__ = ["OPTIMIZERS", "Preset", "Grid", "presets", "preset_names", "grid_for"
 
 DTYPE = "float32"
 NOISE_ROOT = 2024
+#: The escape map's noise axis runs from 0 to this (twice figure 03's sigma = 1.2).
+MAP_MAX_SIGMA = 2.4
 
 #: The optimizers in the order the page lists them (the keys match gdsim.plots.OPTIMIZER_STYLE).
 OPTIMIZERS = ("GD", "momentum", "Nesterov", "Adam", "RMSprop", "Adagrad")
@@ -153,7 +155,7 @@ def presets() -> list[Preset]:
                            "The escape map counts how often."))
     saddle = surfaces.get("saddle")
     out.append(Preset("saddle", "saddle", "saddle x^2 - y^2", saddle, _square(*saddle.box),
-                      np.array([[-1.8, 0.0], [-1.8, 0.1], [-1.8, 0.6], [1.5, -1.2], [0.4, 1.8]]),
+                      np.array([[-1.8, 0.0], [-1.8, 0.2], [-1.8, 0.6], [1.5, -1.2], [0.4, 1.8]]),
                       0.5, "Started exactly on the x axis, exact GD stops at the saddle; any "
                            "noise, or y != 0, leaves along y."))
     himmel = surfaces.get("himmelblau")
@@ -224,7 +226,7 @@ def escape_map(preset: Preset, grid: Grid) -> dict[str, np.ndarray]:
     runs shape (noise scale, lr, seed)."""
     well = preset.surface
     lrs = _round(np.linspace(0.05, 1.0, grid.map_lrs) * preset.critical_lr)
-    sigmas = _round(np.linspace(0.0, 2.0, grid.map_sigmas) * preset.noise_unit)
+    sigmas = _round(np.linspace(0.0, MAP_MAX_SIGMA, grid.map_sigmas))
     shape = (sigmas.size, lrs.size, grid.map_seeds)
     x0 = np.broadcast_to(well.minima[1], shape + (2,))  # minima[1] is the shallow well
     run = simulate.run(well, optim.SGD(learning_rate=lrs.reshape(1, -1, 1)), x0, grid.map_steps,
