@@ -616,7 +616,8 @@
     const p = preset(), [px, py] = eventPoint(contour, e);
     if (px < M.left || px > M.left + plotW() || py < M.top || py > M.top + plotH()) { tooltip.style.display = "none"; return; }
     if (state.mode === "map") {
-      const m = p.escapeMap, i = Math.floor((px - M.left) / plotW() * m.lrs.length), j = m.sigmas.length - 1 - Math.floor((py - M.top) / plotH() * m.sigmas.length);
+      const m = p.escapeMap, cell = (u, n) => Math.max(0, Math.min(n - 1, Math.floor(u * n)));
+      const i = cell((px - M.left) / plotW(), m.lrs.length), j = m.sigmas.length - 1 - cell((py - M.top) / plotH(), m.sigmas.length);
       showTip(contour, e, "lr = " + m.lrs[i] + ",  \u03C3 = " + m.sigmas[j] + "\nreached the deep well: " + Math.round(m.escaped[j][i] * m.seeds) + " of " + m.seeds +
         " (" + fmt(100 * m.escaped[j][i], 3) + "%)\ndiverged: " + fmt(100 * m.diverged[j][i], 3) + "%");
       return;

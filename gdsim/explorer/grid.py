@@ -27,7 +27,8 @@ import numpy as np
 from gdsim import noise, optim, simulate, surfaces
 
 __all__ = ["OPTIMIZERS", "Preset", "Grid", "presets", "preset_names", "grid_for", "optimizer_for",
-           "run_shape", "simulate_preset", "escape_map", "NOISE_ROOT", "DTYPE"]
+           "run_shape", "noise_settings", "simulate_preset", "escape_map", "NOISE_ROOT", "DTYPE",
+           "MAP_MAX_SIGMA"]
 
 DTYPE = "float32"
 NOISE_ROOT = 2024
