@@ -159,17 +159,22 @@
       if (KEYS.includes(key)) settings[key] = decodeURIComponent(eq < 0 ? "" : part.slice(eq + 1));
     }
     resetState();
-    try {
-      applySettings(settings);
-      if (settings.lr === undefined) state.lr = defaultLr();
-    } catch (err) { showError(String(err.message || err)); }
+    // key by key, in KEYS order (surface and optimizer first): one bad value spoils only itself
+    const errors = [];
+    for (const key of KEYS) {
+      if (settings[key] === undefined) continue;
+      try { applySettings({ [key]: settings[key] }); } catch (err) { errors.push(String(err.message || err)); }
+    }
+    if (settings.lr === undefined) state.lr = defaultLr();
+    urlError = errors.join("; ");
   }
   let lastFragment = "";
   function writeFragment() {
     lastFragment = "#" + toFragment();
     if (location.hash !== lastFragment) history.replaceState(null, "", lastFragment);
   }
-  function showError(text) { $("note").textContent = "URL: " + text; }
+  // A bad link still opens (with the defaults for what it got wrong) and says what was wrong.
+  let urlError = "";
 
   // ------------------------------------------------------------------ the current run
   function noiseSetting() {
@@ -532,7 +537,9 @@
     $("mode-map").setAttribute("aria-pressed", String(state.mode === "map"));
     document.querySelectorAll("[data-control]").forEach((el) => el.classList.toggle("hidden", state.hide.includes(el.dataset.control)));
     $("surface-label").textContent = p.label + (state.mode === "map" ? " \u2014 escape map" : "");
-    $("note").textContent = p.note;
+    $("note").textContent = (urlError ? "The link could not be read fully: " + urlError + ". " : "") +
+      p.note + "  (gdsim: " + p.repr + ")";
+    $("note").classList.toggle("unstable", !!urlError);
   }
 
   let lastRedrawMs = 0, drawn = { last: 0 }, lossInfo = null, playing = false, timer = null;

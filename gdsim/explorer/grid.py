@@ -26,7 +26,7 @@ import numpy as np
 
 from gdsim import noise, optim, simulate, surfaces
 
-__all__ = ["OPTIMIZERS", "Preset", "Grid", "presets", "preset_names", "grid_for", "optimizer_for",
+__all__ = ["OPTIMIZERS", "Preset", "Grid", "presets", "grid_for", "optimizer_for",
            "run_shape", "noise_settings", "simulate_preset", "escape_map", "NOISE_ROOT", "DTYPE",
            "MAP_MAX_SIGMA"]
 
@@ -166,10 +166,6 @@ def presets() -> list[Preset]:
                       20.0, "Four global minima: which one a run reaches depends on the start, "
                             "the optimizer and the learning rate."))
     return out
-
-
-def preset_names() -> list[str]:
-    return [p.key for p in presets()]
 
 
 def noise_settings(grid: Grid) -> list[tuple[float, int]]:

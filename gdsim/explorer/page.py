@@ -21,12 +21,11 @@ from gdsim import _io
 from gdsim.explorer import grid as grid_module
 from gdsim.explorer.encode import encode_float32
 
-__all__ = ["FORMAT", "MAX_BYTES", "select_presets", "build_data", "render", "write", "DATA_ID"]
+__all__ = ["FORMAT", "MAX_BYTES", "select_presets", "build_data", "render", "write"]
 
 FORMAT = "gdsim.explorer/1"
 #: The file must stay small enough to e-mail and to open instantly from a USB stick.
 MAX_BYTES = 10_000_000
-DATA_ID = "gdsim-data"
 
 
 def select_presets(names: Sequence[str] | None) -> list[grid_module.Preset]:
