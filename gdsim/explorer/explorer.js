@@ -536,6 +536,7 @@
     $("mode-path").setAttribute("aria-pressed", String(state.mode === "path"));
     $("mode-map").setAttribute("aria-pressed", String(state.mode === "map"));
     document.querySelectorAll("[data-control]").forEach((el) => el.classList.toggle("hidden", state.hide.includes(el.dataset.control)));
+    document.querySelector("main").classList.toggle("no-controls", state.hide.includes("controls"));
     $("surface-label").textContent = p.label + (state.mode === "map" ? " \u2014 escape map" : "");
     $("note").textContent = (urlError ? "The link could not be read fully: " + urlError + ". " : "") +
       p.note + "  (gdsim: " + p.repr + ")";
