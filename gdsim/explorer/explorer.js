@@ -202,7 +202,8 @@
   function setupCanvas(canvas) {
     const ratio = window.devicePixelRatio || 1;
     const w = canvas.width, h = canvas.height;
-    canvas.style.width = w + "px"; canvas.style.height = h + "px";
+    // drawn in w x h units; the layout may show it smaller (narrow projectors), never larger
+    canvas.style.width = "100%"; canvas.style.maxWidth = w + "px"; canvas.style.height = "auto";
     canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio);
     canvas.cssW = w; canvas.cssH = h; canvas.ratio = ratio;
     canvas.getContext("2d").setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -615,10 +616,9 @@
   });
   const tooltip = $("tooltip");
   function showTip(canvas, e, text) {
-    const [px, py] = eventPoint(canvas, e);
     tooltip.textContent = text; tooltip.style.display = "block";
-    const wrap = contour.parentElement.getBoundingClientRect(), r = canvas.getBoundingClientRect();
-    tooltip.style.left = (r.left - wrap.left + px + 16) + "px"; tooltip.style.top = (r.top - wrap.top + py + 16) + "px";
+    const wrap = contour.parentElement.getBoundingClientRect();
+    tooltip.style.left = (e.clientX - wrap.left + 16) + "px"; tooltip.style.top = (e.clientY - wrap.top + 16) + "px";
   }
   contour.addEventListener("mousemove", (e) => {
     const p = preset(), [px, py] = eventPoint(contour, e);
@@ -708,7 +708,8 @@
     redraw: () => render(),
     surfaceValue: (x, y) => preset().f.value(x, y),
     surfaceGrad: (x, y) => preset().f.grad(x, y),
-    toCanvas: (x, y) => toPx(preset(), x, y),
+    /** Where the point (x, y) is on screen, in CSS pixels from the contour canvas's corner. */
+    toCanvas: (x, y) => { const r = contour.getBoundingClientRect(), [px, py] = toPx(preset(), x, y); return [px * r.width / contour.cssW, py * r.height / contour.cssH]; },
     surfaces: () => SURFACES.map((s) => s.key),
   };
 
