@@ -185,7 +185,7 @@
   function currentRun() {
     const p = preset();
     const r = p.runs[state.opt];
-    const [S, L, B1, B2, N, K] = r.shape;
+    const [, L, B1, B2, N, K] = r.shape; // (start, lr, beta1, beta2, noise setting, step)
     const b1 = B1 > 1 ? state.beta1 : 0, b2 = B2 > 1 ? state.beta2 : 0;
     const flat = ((((state.start * L + state.lr) * B1 + b1) * B2 + b2) * N + noiseSetting());
     const offset = flat * K * 2;
