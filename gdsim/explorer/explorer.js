@@ -349,6 +349,14 @@
     const here = iterate(run, last), [hx, hy] = toPx(p, here[0], here[1]);
     ctx.beginPath(); ctx.arc(hx, hy, 9, 0, 2 * Math.PI); ctx.fillStyle = st.color; ctx.fill();
     ctx.lineWidth = 2.5; ctx.strokeStyle = "#ffffff"; ctx.stroke();
+    const inside = hx >= M.left && hx <= M.left + plotW() && hy >= M.top && hy <= M.top + plotH();
+    if (!inside) { // say where the shown iterate went, at the edge it left through
+      const ex = Math.max(M.left + 8, Math.min(M.left + plotW() - 8, hx)), ey = Math.max(M.top + 8, Math.min(M.top + plotH() - 8, hy));
+      arrow(ctx, ex - 24 * Math.sign(hx - ex), ey - 24 * Math.sign(hy - ey), ex, ey, st.color, [], 4);
+      ctx.font = "bold 17px system-ui, sans-serif"; ctx.fillStyle = C.black;
+      ctx.textAlign = ex > M.left + plotW() / 2 ? "right" : "left"; ctx.textBaseline = ey > M.top + plotH() / 2 ? "bottom" : "top";
+      ctx.fillText("step " + last + " is off the plot", ex + (ctx.textAlign === "right" ? -30 : 30), ey + (ctx.textBaseline === "bottom" ? -6 : 6));
+    }
     // the current update: from x_k to x_{k+1} (gdsim's), and -lr*grad f(x_k) (the formula)
     if (state.step < state.steps && finite2(iterate(run, state.step))) {
       const xk = iterate(run, state.step), xn = iterate(run, state.step + 1);
