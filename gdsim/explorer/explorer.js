@@ -378,7 +378,6 @@
       arrow(ctx, ax, ay, clampPx(gx), clampPx(gy), C.orange, [], 3); // on top: exact GD shows both
     }
     ctx.restore();
-    return last;
   }
 
   function drawMap() {
@@ -451,7 +450,7 @@
     ctx.restore();
     ctx.fillStyle = C.black; ctx.font = "bold 19px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
     ctx.fillText("loss against step" + (diverged >= 0 ? " (not finite from step " + diverged + ")" : ""), L.left, 4);
-    return { series: raw, log: log, box: { left: L.left, top: L.top, w: w, h: h }, tx: tx };
+    return { series: raw, log: log, box: { left: L.left, top: L.top, w: w, h: h } };
   }
 
   function stability(run, last) {
@@ -558,11 +557,10 @@
     clampState();
     syncControls();
     const run = currentRun();
-    let last = 0;
-    if (state.mode === "map") drawMap(); else last = drawContour();
-    if (state.mode !== "map") drawLegend(); else $("legend").innerHTML = mapLegend();
+    if (state.mode === "map") { drawMap(); $("legend").innerHTML = mapLegend(); } else { drawContour(); drawLegend(); }
     lossInfo = drawLoss(run);
     // the read-outs follow the iterate on screen (the last finite one when the run diverged)
+    let last = 0;
     for (let k = Math.min(state.step, run.K - 1); k >= 0; k--) if (finite2(iterate(run, k))) { last = k; break; }
     drawn = { last: last, run: run };
     drawStability(stability(run, last));
