@@ -56,9 +56,10 @@ from gdsim.optim.pipeline import Optimizer, Params
 from gdsim.optim.rmsprop import RMSprop
 from gdsim.optim.sgd import GD, SGD
 from gdsim.optim.state import OptState
+from gdsim.optim import equivalent, torch_form  # noqa: E402  (after the classes they build on)
 
 __all__ = ["Params", "Hyper", "OptState", "Optimizer", "SGD", "GD", "Adam", "RMSprop", "Adagrad",
-           "get"]
+           "get", "torch_form", "equivalent"]
 
 _REGISTRY: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
 

@@ -25,8 +25,8 @@ def adam(w, g, slots, lr, t, *, beta1, beta2, eps, amsgrad):
     eps is added to sqrt of the bias-CORRECTED second moment; Keras adds its epsilon to
     sqrt(v) itself, so Keras epsilon = eps*sqrt(1 - beta2^s) makes step s equal.
     """
-    bias_correction1 = 1 - beta1 ** (t + 1)
-    bias_correction2 = 1 - beta2 ** (t + 1)
+    bias_correction1 = 1 - hyper.power(beta1, t + 1)
+    bias_correction2 = 1 - hyper.power(beta2, t + 1)
     m = slots["exp_avg"] + (g - slots["exp_avg"]) * meet(1 - beta1, w)
     v = slots["exp_avg_sq"] * meet(beta2, w) + g * g * meet(1 - beta2, w)
     new = {"exp_avg": m, "exp_avg_sq": v}
