@@ -353,6 +353,7 @@ def test_one_cycle_follows_the_policy_and_refuses_steps_past_the_end():
 def test_torch_schedules_are_gdsim_schedules():
     s = lr_scheduler.StepLR(np.array([0.1, 0.2]), 2, 0.5)
     assert isinstance(s, schedules.Schedule) and s(4).tolist() == [0.025, 0.05]
+    assert torch_form.lr_scheduler is lr_scheduler  # loaded on first use, not by import gdsim.optim
     assert s.evaluate(1, dtype=np.float32).dtype == np.float32
     scalar = lr_scheduler.LinearLR(0.1, 0.5, 1.0, 3, steps_per_epoch=2)
     assert type(scalar).from_config(scalar.get_config()).get_config() == scalar.get_config()
