@@ -48,7 +48,7 @@ hyper-parameter (Keras raises for ``SGD(momentum=0)`` and ``learning_rate=1``). 
 from __future__ import annotations
 
 from gdsim import _validate
-
+from gdsim.optim import equivalent, torch_form
 from gdsim.optim.adagrad import Adagrad
 from gdsim.optim.adam import Adam
 from gdsim.optim.hyper import Hyper
@@ -56,7 +56,6 @@ from gdsim.optim.pipeline import Optimizer, Params
 from gdsim.optim.rmsprop import RMSprop
 from gdsim.optim.sgd import GD, SGD
 from gdsim.optim.state import OptState
-from gdsim.optim import equivalent, torch_form  # noqa: E402  (after the classes they build on)
 
 __all__ = ["Params", "Hyper", "OptState", "Optimizer", "SGD", "GD", "Adam", "RMSprop", "Adagrad",
            "get", "torch_form", "equivalent"]
