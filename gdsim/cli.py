@@ -5,6 +5,7 @@
     gdsim regression [options]          any variant of the xs/ys run, Keras-style output
     gdsim analyze regression [options]  Hessian, critical learning rate, predicted loss ratio
     gdsim figures [--out DIR] [--only NAME] [--quick] [--list]   the lecture figures
+    gdsim explore [--out explorer.html] [--surface NAME] [--quick]   the offline explorer page
 
 Bad flags or values print one line naming the problem and exit with status 2.
 """
@@ -149,6 +150,17 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- explore
+def cmd_explore(args: argparse.Namespace) -> int:
+    from gdsim import explorer
+
+    names = None if args.surface is None else [n.strip() for s in args.surface for n in s.split(",")]
+    path = explorer.write(args.out, surfaces=names, quick=args.quick,
+                          progress=lambda line: print(f"  {line}", file=sys.stderr))
+    print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser, no network needed")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gdsim", description="Optimizer simulator for teaching, cross-checked "
@@ -207,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--quick", action="store_true", help="reduced, seconds-long versions")
     figures.add_argument("--list", action="store_true", help="name the figures and stop")
     figures.set_defaults(handler=cmd_figures)
+
+    explore = commands.add_parser("explore", help="write the offline interactive explorer: one "
+                                                  "self-contained HTML file")
+    explore.add_argument("--out", default="explorer.html", help="the HTML file to write "
+                                                                "(default ./explorer.html)")
+    explore.add_argument("--surface", action="append", metavar="NAME",
+                         help="bowl, rosenbrock, double_well, saddle, himmelblau (comma-separated "
+                              "or repeated; default all)")
+    explore.add_argument("--quick", action="store_true", help="fewer slider stops and steps "
+                                                              "(a smaller file, built in seconds)")
+    explore.set_defaults(handler=cmd_explore)
     return parser
 
 
