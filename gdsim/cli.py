@@ -5,6 +5,12 @@
     gdsim regression [options]          any variant of the xs/ys run, Keras-style output
     gdsim analyze regression [options]  Hessian, critical learning rate, predicted loss ratio
     gdsim figures [--out DIR] [--only NAME] [--quick] [--list]   the lecture figures
+    gdsim numerics [--json]             the numerics profile this command computes under
+
+The command runs under the portable numerics profile (the same bits on every x86-64 machine
+with AVX2; :mod:`gdsim.numerics`), pinned by ``gdsim.__main__`` before NumPy loads.
+``gdsim --native-kernels COMMAND`` (or ``GDSIM_NUMERICS=native``) uses the machine's own
+kernels instead: faster on AVX-512 machines, and its results are marked machine-specific.
 
 Bad flags or values print one line naming the problem and exit with status 2.
 """
@@ -149,10 +155,31 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- numerics
+def cmd_numerics(args: argparse.Namespace) -> int:
+    from gdsim import numerics
+
+    info = numerics.record()
+    if args.json:
+        _print_json(info)
+        return 0
+    print(info["label"])
+    if not info["portable"]:
+        print(f"  not the portable profile: {info['reason']}")
+    print(f"  BLAS threads {info['blas_threads']}; NumPy SIMD targets "
+          f"{' '.join(info['numpy_simd']) or 'none'}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gdsim", description="Optimizer simulator for teaching, cross-checked "
                                                 "against Keras.")
+    parser.add_argument("--native-kernels", action="store_true",
+                        help="use this machine's own BLAS/SIMD kernels (faster on AVX-512, "
+                             "results machine-specific); default: the portable profile. Acts "
+                             "when the command starts (gdsim, python -m gdsim), before NumPy "
+                             "loads; same as GDSIM_NUMERICS=native")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     reproduce = commands.add_parser("reproduce", help="the seed questions' runs beside their "
@@ -207,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--quick", action="store_true", help="reduced, seconds-long versions")
     figures.add_argument("--list", action="store_true", help="name the figures and stop")
     figures.set_defaults(handler=cmd_figures)
+
+    numerics = commands.add_parser("numerics", help="the numerics profile (portable or native: "
+                                                    "BLAS kernels, SIMD, versions)")
+    numerics.add_argument("--json", action="store_true")
+    numerics.set_defaults(handler=cmd_numerics)
     return parser
 
 
