@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gdsim import _io, figures, noise, optim, plots, simulate, surfaces
+from gdsim import _io, figures, noise, numerics, optim, plots, simulate, surfaces
 
 HERE = Path(__file__).resolve().parent
 STEM = "08_escape_animation"
@@ -81,9 +81,11 @@ def save_gif(images: list[Image.Image], path: Path, ms_per_frame: int = 80) -> N
     frames = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
     durations = [ms_per_frame] * (len(frames) - 1) + [2000]
 
+    comment = f"gdsim numerics profile: {numerics.label()}".encode()  # as plots.save does
+
     def write(handle) -> None:
         frames[0].save(handle, format="gif", save_all=True, append_images=frames[1:],
-                       duration=durations, loop=0, optimize=False)
+                       duration=durations, loop=0, optimize=False, comment=comment)
 
     _io.atomic_write(path, write)
 

@@ -37,7 +37,7 @@ import sys
 from typing import Any
 
 __all__ = ["ENV_VAR", "NATIVE_FLAG", "PORTABLE_BLAS_CORE", "pin", "requested_native",
-           "profile", "label", "record", "check_same", "NumericsWarning"]
+           "profile", "label", "record", "stamp", "csv_header", "check_same", "NumericsWarning"]
 
 #: ``GDSIM_NUMERICS=native`` keeps the machine's kernels; unset or ``portable``: the default.
 ENV_VAR = "GDSIM_NUMERICS"
@@ -93,12 +93,18 @@ def pin(native: bool = False) -> str:
 
     Sets ``OPENBLAS_CORETYPE=Haswell`` and, on an AVX-512 machine, ``NPY_DISABLE_CPU_FEATURES``
     to NumPy's targets above X86_V3 (also for child processes, which inherit the environment).
-    ``native=True`` sets ``GDSIM_NUMERICS=native`` and changes nothing else. Returns what
+    ``native=True`` sets ``GDSIM_NUMERICS=native`` and removes those two settings if they hold
+    the portable values (inherited from a portable parent process). Returns what
     happened, one line: ``"portable"``, ``"native"``, or why nothing could be pinned (NumPy
     already loaded, not an x86-64 CPU with AVX2).
     """
     if native:
         os.environ[ENV_VAR] = "native"
+        # a portable parent's pins are inherited: undo them (a user's own other values stay)
+        if os.environ.get("OPENBLAS_CORETYPE") == PORTABLE_BLAS_CORE:
+            del os.environ["OPENBLAS_CORETYPE"]
+        if os.environ.get("NPY_DISABLE_CPU_FEATURES") == _numpy_disable_list():
+            del os.environ["NPY_DISABLE_CPU_FEATURES"]
         return "native"
     if "numpy" in sys.modules:
         return "not pinned: NumPy was imported before gdsim.numerics.pin()"
@@ -201,6 +207,8 @@ def profile() -> dict[str, Any]:
                   f"{PORTABLE_BLAS_CORE}")
     elif above_avx2:
         reason = f"NumPy dispatches {' '.join(above_avx2)} loops"
+    elif not {"X86_V3", "AVX2"} & set(targets):
+        reason = "NumPy does not dispatch its AVX2 (X86_V3) loops"
     else:
         reason = None
     return {"portable": reason is None, "kind": "portable" if reason is None else "native",
@@ -230,6 +238,17 @@ def record() -> dict[str, Any]:
     """What saved results carry (history JSON, checkpoints): the profile plus its label."""
     info = profile()
     return {"label": label(info), **info}
+
+
+def stamp(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with this process's profile under ``"numerics"`` (saved result JSON)."""
+    return {**payload, "numerics": record()}
+
+
+def csv_header() -> str:
+    """The comment line a saved CSV starts with: ``# gdsim numerics profile: <label>``
+    (``pandas.read_csv(path, comment="#")`` skips it)."""
+    return f"# gdsim numerics profile: {label()}\n"
 
 
 def check_same(saved_label: str | None, what: str) -> None:
