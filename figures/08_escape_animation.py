@@ -11,13 +11,17 @@ Run:  python figures/08_escape_animation.py [--quick] [--out DIR]
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from gdsim import _io, figures, noise, numerics, optim, plots, simulate, surfaces
+from gdsim import _io, figures, noise, optim, plots, simulate, surfaces
 
 HERE = Path(__file__).resolve().parent
 STEM = "08_escape_animation"

@@ -36,7 +36,7 @@ import platform
 import sys
 from typing import Any
 
-__all__ = ["ENV_VAR", "NATIVE_FLAG", "PORTABLE_BLAS_CORE", "pin", "requested_native",
+__all__ = ["ENV_VAR", "NATIVE_FLAG", "PORTABLE_BLAS_CORE", "pin", "pin_for", "requested_native",
            "profile", "label", "record", "stamp", "csv_header", "check_same", "NumericsWarning"]
 
 #: ``GDSIM_NUMERICS=native`` keeps the machine's kernels; unset or ``portable``: the default.
@@ -122,6 +122,13 @@ def pin(native: bool = False) -> str:
         os.environ.pop("NPY_DISABLE_CPU_FEATURES", None)
     os.environ.pop(ENV_VAR, None)
     return "portable"
+
+
+def pin_for(argv: list[str] | None = None) -> str:
+    """:func:`pin` as a command asks for it: native if ``GDSIM_NUMERICS=native`` or
+    ``--native-kernels`` is among ``argv`` (default ``sys.argv[1:]``), else portable. The
+    first lines of a script that computes numbers (the figure scripts do this)."""
+    return pin(native=requested_native(sys.argv[1:] if argv is None else argv))
 
 
 # --------------------------------------------------------------------------- detection

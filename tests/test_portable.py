@@ -149,3 +149,18 @@ def test_saved_figures_name_their_profile(tmp_path):
     expected = f"gdsim numerics profile: {numerics.label()}"
     assert Image.open(png).text == {"Description": expected}
     assert f"<dc:description>{expected}</dc:description>" in svg.read_text()
+
+
+def test_the_entry_point_and_numerics_import_no_numpy():
+    # they run before NumPy loads: that is the only moment the kernels can still be chosen
+    code = "import sys, gdsim, gdsim.numerics, gdsim.__main__; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_checkpoint_in_the_old_format_is_refused_clearly(tmp_path):
+    path = tmp_path / "old.npz"
+    _statefile._io.save_npz(path, {"sim/format": np.array("gdsim.simulate/1")})
+    with pytest.raises(ValueError, match=r"old.npz.*not a current gdsim simulate checkpoint.*"
+                                         r"older gdsim format, expected gdsim.simulate/2"):
+        simulate.run(surfaces.get("rosenbrock"), "adam", np.zeros(2), 3, resume=path)
