@@ -242,11 +242,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _note_profile() -> None:
+    """Commands whose numbers a reader compares with the book say, on stderr, when they were
+    not computed under the portable profile."""
+    from gdsim import numerics
+
+    info = numerics.profile()
+    if not info["portable"]:
+        print(f"gdsim: numerics profile {numerics.label(info)} ({info['reason']}): results "
+              f"are machine-specific", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        status = args.handler(args)
+        if status == 0 and args.command in ("reproduce", "figures") and not getattr(args, "list", False):
+            _note_profile()  # after the work: a bad flag stays a one-line error
+        return status
     except (ValueError, TypeError, OSError) as exc:
         # One line, no traceback: the message names the argument or the file.
         print(f"gdsim: error: {' '.join(str(exc).split())}", file=sys.stderr)
