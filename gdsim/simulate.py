@@ -29,7 +29,8 @@ gives, per run, the first step whose parameters are not finite (-1 if none).
 
 **Checkpoints.** ``checkpoint=PATH, checkpoint_every=N`` writes the whole simulation state
 (parameters, optimizer state, each run's bit-generator state, the noise carry, the trajectory
-so far) to an ``.npz`` atomically (gdsim's one state-file format, :mod:`gdsim._statefile`) every N steps and at the end; ``resume=PATH`` continues from
+so far) to an ``.npz`` atomically (gdsim's one state-file format, :mod:`gdsim._statefile`)
+every N steps and at the end; ``resume=PATH`` continues from
 it with identical bits. The arguments must match those of the checkpointed run (checked).
 """
 
