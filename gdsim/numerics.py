@@ -67,7 +67,8 @@ def _cpu_flags() -> set[str] | None:
 def _numpy_disable_list() -> str:
     """NumPy's dispatch targets above X86_V3, by the names the installed NumPy uses (read from
     its metadata: NumPy itself must not be imported yet). NumPy 2.4 names microarchitecture
-    levels; older versions name AVX-512 feature groups."""
+    levels; older versions name AVX-512 feature groups (a name the installed NumPy does not
+    dispatch only draws an ImportWarning, which Python ignores by default)."""
     from importlib import metadata
 
     try:
