@@ -164,3 +164,11 @@ def test_a_checkpoint_in_the_old_format_is_refused_clearly(tmp_path):
     with pytest.raises(ValueError, match=r"old.npz.*not a current gdsim simulate checkpoint.*"
                                          r"older gdsim format, expected gdsim.simulate/2"):
         simulate.run(surfaces.get("rosenbrock"), "adam", np.zeros(2), 3, resume=path)
+
+
+def test_the_blas_reported_is_numpys_own_even_beside_scipys():
+    pytest.importorskip("scipy.linalg")  # loads SciPy's own OpenBLAS into this process
+    config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    if "openblas configuration" not in config:
+        pytest.skip(f"this NumPy is built against {config.get('name')}, not OpenBLAS")
+    assert numerics.profile()["openblas_version"] == config["openblas configuration"].split()[1]
