@@ -7,11 +7,11 @@ different code paths by processor and change the last bits of results:
   AVX-512 Intel, ``Haswell`` on AVX2 machines and on AMD Zen. Every matmul of a network
   depends on it (the seed CNN's first epoch loss: 1.1429682 with SkylakeX, 1.1432540 with
   Haswell kernels).
-* **NumPy's own SIMD dispatch** picks AVX-512 (``X86_V4``) loops for float64 ``exp``, ``log``,
-  ``power``, ``expm1``, ``log1p``, ``sinh``, ``cosh``, ``arctan`` where the CPU has them, and
+* **NumPy's own SIMD dispatch** picks AVX-512 (``X86_V4``) loops where the CPU has them, and
   their results differ in the last bit from the AVX2 (``X86_V3``) loops (measured with NumPy
-  2.4: every one of those changes its bits; ``tanh``, ``sin``, ``cos`` in float64 and the
-  float32 ``exp``/``log``/``tanh`` do not).
+  2.4: float64 ``exp`` and ``log``, and ``power``, ``expm1``, ``log1p``, ``sinh``, ``cosh``,
+  ``arctan`` in float64 and float32 change their bits; ``tanh``, ``sin``, ``cos`` and float32
+  ``exp``/``log`` do not). Adam's float64 bias correction ``beta ** t`` is one of them.
 
 The **portable profile** uses what every x86-64 machine with AVX2 runs: OpenBLAS's
 ``Haswell`` kernels and NumPy's loops up to ``X86_V3``. Both are chosen when the libraries
