@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gdsim import _statefile, numerics, optim, simulate, surfaces
+from gdsim import _io, numerics, optim, simulate, surfaces
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,7 +133,7 @@ def test_resuming_under_another_profile_warns_in_one_line_naming_both(tmp_path, 
         simulate.run(problem, optim.Adam(0.01), x0, 6, resume=path)
     (message,) = [str(w.message) for w in caught]
     assert "\n" not in message
-    saved = str(_statefile._io.load_npz(path)["numerics"])
+    saved = str(_io.load_npz(path)["numerics"])
     assert f"[{saved}]" in message and "[portable: elsewhere]" in message
 
 
@@ -160,7 +160,7 @@ def test_the_entry_point_and_numerics_import_no_numpy():
 
 def test_a_checkpoint_in_the_old_format_is_refused_clearly(tmp_path):
     path = tmp_path / "old.npz"
-    _statefile._io.save_npz(path, {"sim/format": np.array("gdsim.simulate/1")})
+    _io.save_npz(path, {"sim/format": np.array("gdsim.simulate/1")})
     with pytest.raises(ValueError, match=r"old.npz.*not a current gdsim simulate checkpoint.*"
                                          r"older gdsim format, expected gdsim.simulate/2"):
         simulate.run(surfaces.get("rosenbrock"), "adam", np.zeros(2), 3, resume=path)
