@@ -46,6 +46,8 @@ NATIVE_FLAG = "--native-kernels"
 #: The OpenBLAS kernel family of the portable profile (runs on every x86-64 CPU with AVX2).
 PORTABLE_BLAS_CORE = "Haswell"
 _X86 = ("x86_64", "amd64")
+#: Names the environment variables :func:`pin` set, for child processes that opt out.
+_PINNED = "GDSIM_PINNED"
 
 
 class NumericsWarning(UserWarning):
@@ -94,18 +96,16 @@ def pin(native: bool = False) -> str:
 
     Sets ``OPENBLAS_CORETYPE=Haswell`` and, on an AVX-512 machine, ``NPY_DISABLE_CPU_FEATURES``
     to NumPy's targets above X86_V3 (also for child processes, which inherit the environment).
-    ``native=True`` sets ``GDSIM_NUMERICS=native`` and removes those two settings if they hold
-    the portable values (inherited from a portable parent process). Returns what
+    ``native=True`` sets ``GDSIM_NUMERICS=native`` and removes those two settings if a portable
+    parent process made them (it lists them in ``GDSIM_PINNED``). Returns what
     happened, one line: ``"portable"``, ``"native"``, or why nothing could be pinned (NumPy
     already loaded, not an x86-64 CPU with AVX2).
     """
     if native:
         os.environ[ENV_VAR] = "native"
-        # a portable parent's pins are inherited: undo them (a user's own other values stay)
-        if os.environ.get("OPENBLAS_CORETYPE") == PORTABLE_BLAS_CORE:
-            del os.environ["OPENBLAS_CORETYPE"]
-        if os.environ.get("NPY_DISABLE_CPU_FEATURES") == _numpy_disable_list():
-            del os.environ["NPY_DISABLE_CPU_FEATURES"]
+        # a portable parent's pins are inherited: undo those (a user's own settings stay)
+        for name in os.environ.pop(_PINNED, "").split():
+            os.environ.pop(name, None)
         return "native"
     if "numpy" in sys.modules:
         return "not pinned: NumPy was imported before gdsim.numerics.pin()"
@@ -121,6 +121,7 @@ def pin(native: bool = False) -> str:
         os.environ["NPY_DISABLE_CPU_FEATURES"] = _numpy_disable_list()
     else:
         os.environ.pop("NPY_DISABLE_CPU_FEATURES", None)
+    os.environ[_PINNED] = "OPENBLAS_CORETYPE NPY_DISABLE_CPU_FEATURES"
     os.environ.pop(ENV_VAR, None)
     return "portable"
 
@@ -169,13 +170,14 @@ def _openblas() -> tuple[dict[str, str | int | None], str | None]:
     return found, f"no get_corename symbol in {', '.join(os.path.basename(p) for p in paths)}"
 
 
-def _numpy_targets() -> list[str]:
-    """NumPy's dispatched SIMD targets that are active in this process."""
+def _numpy_cpu() -> tuple[list[str], dict[str, bool]]:
+    """NumPy's dispatched SIMD targets that are active in this process (in NumPy's order,
+    lowest first), and its CPU feature detection."""
     try:
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
     except ImportError:  # NumPy < 2
         from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    return [target for target in __cpu_dispatch__ if __cpu_features__.get(target)]
+    return [t for t in __cpu_dispatch__ if __cpu_features__.get(t)], dict(__cpu_features__)
 
 
 def profile() -> dict[str, Any]:
@@ -195,12 +197,10 @@ def profile() -> dict[str, Any]:
     import numpy as np
 
     blas_info, blas_problem = _openblas()
-    targets = _numpy_targets()
+    targets, detected = _numpy_cpu()
     flags = _cpu_flags()
     if flags is None:
-        from numpy._core._multiarray_umath import __cpu_features__
-
-        flags = {name.lower() for name, on in __cpu_features__.items() if on}
+        flags = {name.lower() for name, on in detected.items() if on}
     simd = sorted(f for f in flags if f.startswith(("avx", "fma", "sse", "neon", "asimd", "sve")))
     machine = platform.machine().lower()
     above_avx2 = [t for t in targets if t.startswith("AVX512") or t == "X86_V4"]
@@ -229,21 +229,27 @@ _label: str | None = None
 
 def label(info: dict[str, Any] | None = None) -> str:
     """One line naming a profile, the same on every machine that computes the same bits:
-    ``"portable: x86_64, NumPy 2.4.6, OpenBLAS 0.3.31.188.0 Haswell kernels"`` (native:
-    ``"native (machine-specific): ..."``). Without ``info``: this process's (it cannot change
-    once NumPy is loaded, so it is looked up once)."""
+    ``"portable: x86_64, NumPy 2.4.6, OpenBLAS 0.3.31.188.0 Haswell kernels"``; native adds
+    NumPy's highest SIMD target: ``"native (machine-specific): x86_64, NumPy 2.4.6 (SIMD up to
+    AVX512_SPR), OpenBLAS 0.3.31.188.0 SkylakeX kernels"``. Without ``info``: this process's
+    (it cannot change once NumPy is loaded, so it is looked up once)."""
     global _label
     if info is None:
         if _label is None:
             _label = label(profile())
         return _label
-    kind = "portable" if info["portable"] else "native (machine-specific)"
-    return (f"{kind}: {info['machine']}, NumPy {info['numpy_version']}, OpenBLAS "
+    if info["portable"]:
+        kind, simd = "portable", ""  # portable means: up to X86_V3
+    else:
+        kind = "native (machine-specific)"
+        simd = f" (SIMD up to {info['numpy_simd'][-1]})" if info["numpy_simd"] else ""
+    return (f"{kind}: {info['machine']}, NumPy {info['numpy_version']}{simd}, OpenBLAS "
             f"{info['openblas_version']} {info['blas_core']} kernels")
 
 
 def record() -> dict[str, Any]:
-    """What saved results carry (history JSON, checkpoints): the profile plus its label."""
+    """What saved result JSON carries: the profile plus its :func:`label` (checkpoints and
+    figures carry the label alone)."""
     info = profile()
     return {"label": label(info), **info}
 
