@@ -172,3 +172,14 @@ def test_the_blas_reported_is_numpys_own_even_beside_scipys():
     if "openblas configuration" not in config:
         pytest.skip(f"this NumPy is built against {config.get('name')}, not OpenBLAS")
     assert numerics.profile()["openblas_version"] == config["openblas configuration"].split()[1]
+
+
+def test_a_figure_script_run_directly_computes_under_the_portable_profile(tmp_path):
+    from PIL import Image
+
+    info = _portable_machine_or_skip()
+    process = _run("figures/05_momentum.py", "--quick", "--out", str(tmp_path))
+    assert process.returncode == 0, process.stderr
+    assert Image.open(tmp_path / "05_momentum.png").text == {
+        "Description": f"gdsim numerics profile: {info['label']}"}
+    assert info["label"].startswith("portable:")
