@@ -212,3 +212,41 @@ def test_engine_is_checked():
                  lambda: model.predict(x, engine="turbo")):
         with pytest.raises(ValueError, match="engine"):
             call()
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_fit_bits_do_not_depend_on_the_blas_threads_outside(engine):
+    """Same seed, same bits on any number of cores: whatever NumPy's OpenBLAS thread count is
+    outside (1 or 2), fit runs the GEMMs at one thread, and restores the count afterwards."""
+    from gdsim.nn import blas
+    from gdsim.nn.callbacks import Callback
+
+    class Threads(Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = set()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.seen.add(blas.get_threads())
+
+    rng = np.random.default_rng(4)
+    x = rng.random((20, 16, 16, 3), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 20)]
+    before = blas.get_threads()
+    runs = []
+    try:
+        for outside in (1, 2):
+            blas.set_threads(outside)
+            model = seed_cnn(16, 16, 3, 2)
+            model.compile(optimizer=optim.Adam(1e-2), loss="categorical_crossentropy")
+            threads = Threads()
+            history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, engine=engine,
+                                callbacks=[threads])
+            runs.append((model.get_weights(), history.history, model.predict(x)))
+            if blas.available():
+                assert threads.seen == {1} and blas.get_threads() == outside
+    finally:
+        if before is not None:
+            blas.set_threads(before)
+    (w1, h1, p1), (w2, h2, p2) = runs
+    assert _same(w1, w2) and h1 == h2 and np.array_equal(p1, p2)
