@@ -392,11 +392,6 @@ def _row(runs: list[dict[str, Any]], curve: str = "val_loss") -> dict[str, Any]:
             "seconds_per_run": float(np.mean([r["seconds"] for r in runs]))}
 
 
-def _flat_grads(model) -> np.ndarray:
-    return np.concatenate([g.ravel() for layer in model.trainable_layers for g in layer.grads]
-                          ).astype(np.float64)
-
-
 def _batch_gradient(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Gradient of the mean loss over ``x`` in inference mode (BN moving statistics, no
     dropout), so a batch gradient is exactly the mean of its per-sample gradients."""

@@ -1,7 +1,7 @@
 """``Sequential``: a Keras-like model whose ``fit`` reports exactly what Keras 3 reports.
 
 What ``fit`` computes per epoch, as Keras 3 does (keras/src/backend/jax/trainer.py,
-keras/src/metrics/reduction_metrics.py):
+keras/src/metrics/reduction_metrics.py; written out as code in :mod:`gdsim.nn.training`):
 
 * the data are cut into ``ceil(N / batch_size)`` batches (the last one partial), in a new
   order each epoch when shuffling;
