@@ -70,7 +70,7 @@ def layer_cases(draw):
                            use_bias=bias)), shape
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(case=layer_cases(), n=st.integers(1, 4), background=st.booleans(), seed=st.integers(0, 2**16))
 def test_every_layer_kernel_equals_its_reference_layer(case, n, background, seed):
     """Three training steps (the kernel reusing its arrays and overwriting its temporaries, as
@@ -115,7 +115,7 @@ def _fit_both(make, x, y, **fit_args):
     return ref, fast
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(fmt=FORMATS, size=st.integers(3, 6), filters=st.integers(1, 3), k=st.integers(1, 3),
        stride=st.integers(1, 2), padding=st.sampled_from(["valid", "same"]), act=ACTIVATIONS,
        bn=st.booleans(), rate=st.sampled_from([0.0, 0.5]), n=st.integers(5, 13),
@@ -147,7 +147,7 @@ def test_small_convolutional_models_train_to_the_same_bits(fmt, size, filters, k
     np.testing.assert_array_equal(fast.predict(x, engine="fast"), ref.predict(x, engine="reference"))
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(width=st.integers(1, 5), act=ACTIVATIONS, bn_axis=st.sampled_from([-1, 1, 2]),
        rate=st.sampled_from([0.0, 0.25, 0.5]), optimizer=st.sampled_from(["sgd", "adam", "rmsprop"]),
        clipnorm=st.sampled_from([None, 1.0]), seed=st.integers(0, 100))
