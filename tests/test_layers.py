@@ -450,7 +450,7 @@ def test_seed_like_network_end_to_end_gradients(data_format):
             _close(a, _numeric(f, w), f"network {type(layer).__name__} dL/dw[{i}]")
 
 
-def test_buffer_reuse_follows_the_batch_size_and_the_last_forward():
+def test_results_follow_the_batch_size_and_the_last_forward():
     rng = np.random.default_rng(0)
     layer = _build(Conv2D(2, 3, padding="same"), (5, 5, 2))
     reference = _build(Conv2D(2, 3, padding="same"), (5, 5, 2))
@@ -459,7 +459,7 @@ def test_buffer_reuse_follows_the_batch_size_and_the_last_forward():
     first = layer.forward(big, training=True)
     layer.forward(small, training=True)
     again = layer.forward(big, training=True)
-    np.testing.assert_array_equal(first, again)  # buffers resized back, result unchanged
+    np.testing.assert_array_equal(first, again)  # the same input, the same result
     g = rng.standard_normal(first.shape)
     dx = layer.backward(g)
     reference.forward(big, training=True)
