@@ -300,10 +300,12 @@ def channel_sums(a: np.ndarray) -> np.ndarray:
 
 # -- BatchNormalization ----------------------------------------------------------------------
 def channel_matrix(x: np.ndarray, axis: int) -> np.ndarray:
-    """``x`` as a ``(m, C)`` matrix with the channel axis ``axis`` (a positive index) last."""
+    """``x`` as a C-contiguous ``(m, C)`` matrix with the channel axis ``axis`` (a positive
+    index) last. Always C order: a BLAS sum of a strided matrix (a moved axis of a one-sample
+    batch is a view) groups the additions differently, and so would every product of it."""
     if axis == x.ndim - 1:
-        return x.reshape(-1, x.shape[-1])
-    return np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis])
+        return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+    return np.ascontiguousarray(np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis]))
 
 
 def from_channel_matrix(y2: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
