@@ -244,12 +244,13 @@ def _ones(m: int, dtype: np.dtype) -> np.ndarray:
 def column_sums(a: np.ndarray) -> np.ndarray:
     """``sum_i a[i, :]`` of a 2-D array, shape ``(C,)``, in ``a``'s dtype, as one BLAS GEMV
     ``ones @ a`` (NumPy's ``a.sum(axis=0)`` on a tall, narrow matrix is a slow strided loop;
-    both accumulate sequentially in the array's dtype)."""
+    both accumulate sequentially in the array's dtype). Summed as a C-order matrix whatever
+    ``a``'s strides (BLAS groups a strided matrix's additions differently)."""
     if a.ndim != 2:
         raise ValueError(f"column_sums needs a 2-D array, got shape {a.shape}")
     if a.shape[0] == 0:
         return np.zeros(a.shape[1], dtype=a.dtype)
-    return _ones(a.shape[0], a.dtype) @ a
+    return _ones(a.shape[0], a.dtype) @ np.ascontiguousarray(a)
 
 
 def fold_factor(rows: int, columns: int, target: int = 256) -> int:
