@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from gdsim import _numerics, _validate
+from gdsim import _overflow, _validate
 from gdsim import optim
 from gdsim.nn import losses as losses_module
 from gdsim.nn import blas
@@ -266,7 +266,7 @@ class Sequential:
     def _numerics(self) -> Iterator[None]:
         """Overflow is data here (counted, reported once), and BLAS runs single-threaded (the
         same bits on any number of cores)."""
-        with _numerics.overflow_is_data(), blas.blas_threads(1):
+        with _overflow.overflow_is_data(), blas.blas_threads(1):
             yield
 
     def _require_built(self, what: str) -> None:
