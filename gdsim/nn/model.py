@@ -508,6 +508,32 @@ class Sequential:
             trackers[metric.name][1] = trackers[metric.name][1] + n
         return {name: float(total / count) for name, (total, count) in trackers.items()}
 
+    # ------------------------------------------------------------------ gradient (TEMP shim)
+    def gradient(self, x: Any, y: Any, *, training: bool = False,
+                 batch_statistics: bool = False) -> tuple[float, list[np.ndarray]]:
+        """Batch mean loss and dL/dw for every array of :attr:`trainable_weights` (same order).
+
+        ``batch_statistics``: BatchNormalization normalises with the batch's statistics (as in
+        training) without updating its moving statistics. Weights, BN statistics and the
+        optimizer state are left as they were.
+        """
+        self._require_compiled("gradient")
+        x, y = self._prepare_xy(x, y)
+        from gdsim.nn.normalization import BatchNormalization
+        saved = self.get_weights()
+        try:
+            with self._numerics():
+                out = x
+                for layer in self.layers:
+                    use_batch = training or (batch_statistics and isinstance(layer, BatchNormalization))
+                    out = layer.forward(out, training=use_batch)
+                loss, grad = self.loss.value_and_grad(y, out)
+                self._backward(grad)
+                grads = [np.array(g) for layer in self.trainable_layers for g in layer.grads]
+        finally:
+            self.set_weights(saved)
+        return float(loss), grads
+
     # ------------------------------------------------------------------ inference
     def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
         trackers = self._new_trackers()
