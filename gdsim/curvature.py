@@ -149,6 +149,8 @@ def model_hvp(model: Any, x: Any, y: Any, *, method: str = "central", step: floa
     method = _validate.choice("method", method, ["central", "complex"])
     if getattr(model, "loss", None) is None or not hasattr(model, "gradient"):
         raise ValueError("model must be a compiled gdsim Sequential (model.compile(optimizer, loss))")
+    if not model.built:
+        model.build()  # from the first layer's input_shape (build says so if there is none)
     if method == "complex":
         if training or batch_statistics:
             raise ValueError("method='complex' supports training=False, batch_statistics=False only")
