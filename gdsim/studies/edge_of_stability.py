@@ -40,7 +40,7 @@ from gdsim.nn.layers import Dense
 from gdsim.nn.model import Sequential
 
 __all__ = ["SETTING", "CNN_SETTING", "EosRun", "chebyshev_data", "build_mlp", "train_mlp",
-           "train_seed_cnn", "summarize", "run_all"]
+           "train_seed_cnn", "summarize", "run_all", "format_table"]
 
 SETTING: dict[str, Any] = {"points": 20, "degree": 6, "hidden": (30, 20), "activation": "tanh",
                            "kernel_initializer": "lecun_normal", "model_seed": 0, "steps": 4000,
@@ -94,8 +94,11 @@ def build_mlp(optimizer: optim.Optimizer, setting: dict[str, Any] = SETTING) -> 
     init = setting["kernel_initializer"]
     hidden = [Dense(units, setting["activation"], kernel_initializer=init, **({"input_shape": (1,)} if i == 0 else {}))
               for i, units in enumerate(setting["hidden"])]
+    # background=False: handing a 701-weight network's work to a second thread costs more
+    # than the work (same bits either way)
     model = Sequential([*hidden, Dense(1, kernel_initializer=init)], seed=setting["model_seed"],
-                       dtype="float64")
+                       dtype="float64", background=False)
+    model.build()
     model.compile(optimizer, "half_mean_squared_error")
     return model
 
@@ -200,6 +203,21 @@ def run_all(quick: bool = False, progress: Callable[[str], None] | None = None) 
             s = summarize(cnn)
             progress(f"seed_cnn: preconditioned sharpness max {s['max']:.3g}x of 38/eta")
     return runs
+
+
+def format_table(runs: list[EosRun]) -> str:
+    """One line per run: the threshold and the sharpness as multiples of it."""
+    lines = ["Edge of stability (half MSE, tanh 1-30-20-1 on T_6; seed CNN: cross-entropy)",
+             f"{'run':<10}{'optimizer':<22}{'lr':>8}{'threshold':>11}{'first>=.95':>11}"
+             f"{'2nd-half mean':>14}{'2nd-half max':>13}{'loss rises':>11}"]
+    for run in runs:
+        s = summarize(run)
+        first = "-" if s["first_095"] is None else str(s["first_095"])
+        lines.append(f"{run.name:<10}{run.optimizer:<22}{run.lr:>8g}{run.threshold:>11.4g}{first:>11}"
+                     f"{s['second_half_mean']:>13.3f}x{s['second_half_max']:>12.3f}x"
+                     f"{100 * s['rising_fraction']:>10.1f}%")
+    lines.append("threshold: 2/eta (GD), (2+2b)/eta (heavy ball), 38/eta (Adam, preconditioned sharpness)")
+    return "\n".join(lines)
 
 
 def to_stderr(message: str) -> None:
