@@ -262,3 +262,14 @@ def test_simulate_observe_records_the_sharpness_along_the_trajectory(tmp_path):
     assert np.array_equal(resumed.observed["sharpness"], traj.observed["sharpness"])
     with pytest.raises(TypeError, match="observe must map names"):
         simulate.run(surface, "sgd", x0, steps=1, observe={"s": 3})
+
+
+def test_curvature_is_a_core_module():
+    import subprocess
+    import sys
+
+    code = "import sys, gdsim.curvature; print(' '.join(sys.modules))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert not {m for m in loaded if m.startswith("gdsim.studies")}
+    assert not {m.split(".")[0] for m in loaded} & {"keras", "jax", "torch", "matplotlib", "scipy"}
