@@ -61,11 +61,13 @@ _HOLOMORPHIC = ("linear", "tanh", "sigmoid")
 
 # --------------------------------------------------------------------------- surfaces, problems
 
-def problem_hvp(problem: Any, x: Any, *, step: float = CENTRAL_STEP) -> Matvec:
+def problem_hvp(problem: Any, x: Any, *, idx: Any = None, step: float = CENTRAL_STEP) -> Matvec:
     """``v -> H(x) v`` for a surface or finite-sum problem at one point ``x`` of shape (dim,).
 
     Exact (``hessian(x) @ v``) when ``problem`` has a ``hessian``; otherwise the central
     difference ``(grad(x + h u) - grad(x - h u)) / (2h) * |v|`` with ``u = v/|v|``, ``h = step``.
+    ``idx`` (integer sample indices, shape (B,)) takes the Hessian of a finite-sum problem's
+    minibatch loss, the one :class:`gdsim.noise.Minibatch` feeds the optimizer.
     """
     for attr in ("dim", "grad"):
         if not hasattr(problem, attr):
@@ -74,8 +76,9 @@ def problem_hvp(problem: Any, x: Any, *, step: float = CENTRAL_STEP) -> Matvec:
     if point.shape != (problem.dim,):
         raise ValueError(f"x must have shape ({problem.dim},), got {point.shape}")
     step = _validate.positive("step", step)
+    batch = {} if idx is None else {"idx": idx}
     if hasattr(problem, "hessian"):
-        h = np.asarray(problem.hessian(point), dtype=np.float64)
+        h = np.asarray(problem.hessian(point, **batch), dtype=np.float64)
         return lambda v: h @ _vector(v, problem.dim)
 
     def central(v: np.ndarray) -> np.ndarray:
@@ -84,8 +87,8 @@ def problem_hvp(problem: Any, x: Any, *, step: float = CENTRAL_STEP) -> Matvec:
         if norm == 0:
             return np.zeros_like(v)
         u = v / norm
-        plus = np.asarray(problem.grad(point + step * u), dtype=np.float64)
-        minus = np.asarray(problem.grad(point - step * u), dtype=np.float64)
+        plus = np.asarray(problem.grad(point + step * u, **batch), dtype=np.float64)
+        minus = np.asarray(problem.grad(point - step * u, **batch), dtype=np.float64)
         return (plus - minus) * (norm / (2 * step))
 
     return central

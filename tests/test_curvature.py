@@ -70,6 +70,16 @@ def test_lambda_max_of_the_xs_ys_model_through_the_public_gradient():
         assert abs(got - analysis.regression_stability(xs, 0.01)["lambda_max"]) / 288.54 < 1e-8
 
 
+def test_minibatch_hessian_of_the_regression_is_2_mean_a_a_transpose():
+    problem = problems.LinearRegression.seed(20)
+    idx = np.array([0, 4, 19])
+    a = np.stack([problem.x[idx, 0], np.ones(3)], axis=1)
+    v = np.array([0.7, -1.3])
+    want = 2 * a.T @ a / 3 @ v
+    for source in (problem, GradientOnly(problem)):  # exact, then central differences
+        assert _relative(curvature.problem_hvp(source, [0.1, 0.2], idx=idx)(v), want) < 1e-8
+
+
 # ------------------------------------------------------------------ networks
 def _full_hessian(matvec, dim):
     return np.column_stack([matvec(np.eye(dim)[j]) for j in range(dim)])
