@@ -41,6 +41,7 @@ from numpy.polynomial import chebyshev
 
 from gdsim import curvature, datasets, optim
 from gdsim.models import seed_cnn  # the one place this study names the seed CNN's home
+from gdsim.nn.callbacks import Callback
 from gdsim.nn.layers import Dense
 from gdsim.nn.model import Sequential
 
@@ -149,7 +150,7 @@ def train_seed_cnn(setting: dict[str, Any] = CNN_SETTING, progress: Callable[[st
                                            iterations=setting["lanczos_iterations"],
                                            batch_statistics=True)
 
-    class _Progress(curvature.Callback):
+    class _Progress(Callback):
         def on_epoch_end(self, epoch, logs=None):
             if progress is not None:
                 progress(f"seed_cnn: epoch {epoch + 1}/{setting['epochs']} loss {logs['loss']:.4f}")
