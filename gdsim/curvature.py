@@ -272,6 +272,8 @@ def _complex_hvp(model: Any, x: Any, y: Any, step: float) -> Matvec:
 def _lanczos(matvec: Matvec, dim: int, seed: Any, iterations: int | None, k: int
              ) -> tuple[np.ndarray, np.ndarray]:
     """Ritz values (ascending) and vectors (dim, m) after m Lanczos steps, fully re-orthogonalised."""
+    if not callable(matvec):
+        raise TypeError(f"matvec must be a function v -> H v, got {_validate.show(matvec)}")
     dim = _validate.integer("dim", dim, minimum=1)
     k = _validate.integer("k", k, minimum=1)
     if k > dim:

@@ -139,6 +139,8 @@ def test_bad_arguments_are_named():
         curvature.top_eigenvalues(lambda v: v, 3, k=4)
     with pytest.raises(ValueError, match="iterations must be >= k"):
         curvature.top_eigenvalues(lambda v: v, 5, k=3, iterations=2)
+    with pytest.raises(TypeError, match="matvec must be a function"):
+        curvature.sharpness(np.eye(3), 3)
     with pytest.raises(ValueError, match="matvec must return shape"):
         curvature.top_eigenvalues(lambda v: v[:2], 5)
 
