@@ -94,3 +94,17 @@ def test_half_mse_network_and_data_are_the_issue_setting():
     model = eos.build_mlp(eos.optim.SGD(0.2))
     assert [w.shape for w in model.trainable_weights] == [(1, 30), (30,), (30, 20), (20,), (20, 1), (1,)]
     assert model.loss.name == "half_mean_squared_error" and model.dtype == np.float64
+
+
+def test_the_table_shows_each_run_as_multiples_of_its_threshold(runs):
+    import dataclasses
+
+    objects = []
+    for run in runs.values():
+        fields = {f.name: run[f.name] for f in dataclasses.fields(eos.EosRun)}
+        fields["sharpness"] = [np.nan if v is None else v for v in fields["sharpness"]]
+        objects.append(eos.EosRun(**fields))
+    lines = eos.format_table(objects).splitlines()
+    gd = next(line for line in lines if line.startswith("gd "))
+    assert f"{runs['gd']['summary']['second_half_mean']:.3f}x" in gd and "10" in gd
+    assert any(line.startswith("adam ") and "3800" in line for line in lines)
