@@ -353,19 +353,15 @@ def preconditioner(optimizer: optim.Optimizer, state: optim.OptState) -> list[np
 
     * Adam: ``P = (sqrt(v) + eps) / sqrt(1 - b2^t)`` (``v`` = ``vhat`` with amsgrad), so that
       the step is ``lr * mhat / P`` with ``mhat = m / (1 - b1^t)``;
-    * RMSprop: ``P = sqrt(v + eps)`` (centered: ``sqrt(v - gbar^2 + eps)``);
-    * SGD: ``P = 1``.
+    * RMSprop: ``P = sqrt(v + eps)`` (centered: ``sqrt(v - gbar^2 + eps)``).
 
-    One array per parameter, float64. Adam and RMSprop need ``t >= 1`` (``v`` is still zero).
+    (SGD's is ``P = 1``: measure its plain sharpness.) One array per parameter, float64; needs
+    ``t >= 1`` (before the first step ``v`` is still zero).
     """
-    t = int(state.iterations)
-    if isinstance(optimizer, optim.SGD):
-        first = next(iter(state.slots.values()), None)
-        if first is None:
-            raise ValueError("plain SGD keeps no state to size a preconditioner from; P = 1")
-        return [np.ones(a.shape) for a in first]
     if not isinstance(optimizer, (optim.Adam, optim.RMSprop)):
-        raise TypeError(f"optimizer must be Adam, RMSprop or SGD, got {type(optimizer).__name__}")
+        raise TypeError(f"optimizer must be Adam or RMSprop (SGD's preconditioner is 1), got "
+                        f"{type(optimizer).__name__}")
+    t = int(state.iterations)
     if t < 1:
         raise ValueError("state has 0 completed steps: the preconditioner exists after the first step")
     if isinstance(optimizer, optim.Adam):

@@ -285,3 +285,8 @@ def test_curvature_is_a_core_module():
                                 check=True).stdout.split())
     assert not {m for m in loaded if m.startswith("gdsim.studies")}
     assert not {m.split(".")[0] for m in loaded} & {"keras", "jax", "torch", "matplotlib", "scipy"}
+
+
+def test_sgd_has_no_preconditioner_to_derive():
+    with pytest.raises(TypeError, match="Adam or RMSprop"):
+        curvature.preconditioner(optim.SGD(0.1, momentum=0.9), optim.SGD(0.1, momentum=0.9).init(np.zeros(2)))
