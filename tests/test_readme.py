@@ -33,3 +33,11 @@ def test_readme_quick_start_and_ci_use_the_same_test_command():
     assert "ci-test-command" in ci and "<!-- ci-test-command -->" in README
     block = README.split("<!-- ci-test-command -->")[1].split("<!-- /ci-test-command -->")[0]
     assert "pytest" in block and "pip install" in block
+
+
+def test_same_name_different_numbers_example_prints_the_readme_output():
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(block_containing("equivalent.to_torch(keras)"), {})
+    shown = re.search(r"```text\n(SGD\(lr=0.1, momentum=0.9\).*?)```", README, flags=re.S).group(1)
+    assert output.getvalue().splitlines() == shown.strip().splitlines()
