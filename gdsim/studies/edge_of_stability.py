@@ -46,7 +46,7 @@ from gdsim.nn.layers import Dense
 from gdsim.nn.model import Sequential
 
 __all__ = ["SETTING", "CNN_SETTING", "EosRun", "chebyshev_data", "build_mlp", "train_mlp",
-           "train_seed_cnn", "summarize", "run_all", "format_table"]
+           "train_seed_cnn", "summarize", "run_all", "format_table", "to_stderr"]
 
 SETTING: dict[str, Any] = {"points": 20, "degree": 6, "hidden": (30, 20), "activation": "tanh",
                            "kernel_initializer": "lecun_normal", "model_seed": 0, "steps": 4000,
