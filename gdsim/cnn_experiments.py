@@ -49,7 +49,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gdsim import _io, _validate, datasets, models, optim, schedules, spikes
+from gdsim import _io, _validate, datasets, models, numerics, optim, schedules, spikes
 from gdsim.nn import blas
 from gdsim.nn.callbacks import Callback
 from gdsim.nn.layers import BatchNormalization
@@ -291,7 +291,8 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
     channels_last, 2 classes; ``decay``: old Keras ``decay=lr/epochs``) with Keras-style
     progress (on stderr when ``json_output``, so stdout stays JSON), then writes, atomically,
     ``out_dir/09_cnn_training_curves.{png,svg}``, ``out_dir/<stem>.json`` (settings, history,
-    spikes, seconds) and ``out_dir/<stem>.csv`` (the per-epoch history). Returns the result
+    spikes, seconds, the numerics profile) and ``out_dir/<stem>.csv`` (the per-epoch history,
+    after a ``# gdsim numerics profile: ...`` line). Returns the result
     dict (``history``, ``spikes``, ``seconds``, ``paths``, ...); with ``json_output`` also
     prints it as JSON on stdout.
     """
@@ -305,11 +306,12 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
                             verbose=verbose, progress=stream,
                             history_path=out / f"{stem}.partial.json")
     paths = plots.save(curves_figure(result), out, "09_cnn_training_curves")
-    payload = {k: result[k] for k in ("settings", "history", "spikes", "train_spikes", "seconds",
-                                      "images_per_second", "final", "epoch_seconds")}
+    payload = numerics.stamp({k: result[k] for k in ("settings", "history", "spikes", "train_spikes",
+                                                     "seconds", "images_per_second", "final",
+                                                     "epoch_seconds")})
     _io.save_json(out / f"{stem}.json", payload)
-    _io.atomic_write(out / f"{stem}.csv", lambda fh: fh.write(history_csv(result["history"])),
-                     mode="w")
+    csv_text = numerics.csv_header() + history_csv(result["history"])
+    _io.atomic_write(out / f"{stem}.csv", lambda fh: fh.write(csv_text), mode="w")
     try:
         os.remove(out / f"{stem}.partial.json")
     except FileNotFoundError:
@@ -392,18 +394,12 @@ def _row(runs: list[dict[str, Any]], curve: str = "val_loss") -> dict[str, Any]:
             "seconds_per_run": float(np.mean([r["seconds"] for r in runs]))}
 
 
-def _flat_grads(model) -> np.ndarray:
-    return np.concatenate([g.ravel() for layer in model.trainable_layers for g in layer.grads]
-                          ).astype(np.float64)
-
-
 def _batch_gradient(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Gradient of the mean loss over ``x`` in inference mode (BN moving statistics, no
     dropout), so a batch gradient is exactly the mean of its per-sample gradients."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        prediction = model._forward(x, training=False)
-        model._backward(model.loss.grad(y, prediction))
-    return _flat_grads(model)
+        _, grads = model.gradient(x, y)
+    return np.concatenate([g.ravel() for g in grads]).astype(np.float64)
 
 
 def gradient_noise(model, x: np.ndarray, y: np.ndarray, batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128),
@@ -693,6 +689,7 @@ def results_payload(results: dict[str, dict[str, Any]],
             entry["seconds"] = r["experiment_seconds"]
         payload["experiments"][name] = entry
     payload["markdown_table"] = spike_table(results)
+    payload["numerics"] = numerics.record()
     if full_run is not None:
         payload["full_run"] = {k: full_run[k] for k in ("settings", "seconds", "images_per_second",
                                                         "final", "spikes", "train_spikes")
