@@ -55,7 +55,7 @@ def measure(images: int, repeats: int) -> dict:
     import keras
 
     from gdsim import keras_bridge, optim
-    from gdsim.models import seed_cnn
+    from gdsim.studies.cnn.model import seed_cnn
 
     x, y = data(images)
     model = seed_cnn(32, 32, 3, 2)

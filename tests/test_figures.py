@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from gdsim import figures, plots
-from gdsim.reproduce import SEED_SGD_FIRST_INF_EPOCH, SEED_SGD_LOSSES
+from gdsim.studies.xs_ys.reproduce import SEED_SGD_FIRST_INF_EPOCH, SEED_SGD_LOSSES
 
 _CACHE: dict[str, tuple] = {}
 

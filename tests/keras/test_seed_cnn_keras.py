@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from gdsim import keras_bridge, optim
-from gdsim.models import seed_cnn
+from gdsim.studies.cnn.model import seed_cnn
 from tests.keras.helpers import keras_dtype
 
 FORMATS = ["channels_last", "channels_first"]

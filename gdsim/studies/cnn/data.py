@@ -1,32 +1,29 @@
-"""The data behind the two seed questions.
-
-``seed_regression``
-    The 20 points of question 001: ``xs = 1, 2, ..., n`` and ``ys = xs / 2``.
+"""The data of seed question 000: ~8000 "genuine vs fake" images, split as Keras splits them.
 
 ``real_fake_images``
-    A synthetic stand-in for question 000's ~8000 "genuine vs fake" images. Both classes
-    are drawn from one texture process; "fake" images additionally pass through
-    generator-like artifacts that are zero-mean under their random phase and sign, so the
-    classes differ in *local second-order structure* (neighbour differences, energy at the
-    Nyquist frequency, cross-channel alignment) and not in anything a linear model on the
-    pixels can see. A CNN's first conv + ReLU sees it; logistic regression does not.
+    A synthetic stand-in for the question's images. Both classes are drawn from one texture
+    process; "fake" images additionally pass through generator-like artifacts that are
+    zero-mean under their random phase and sign, so the classes differ in *local
+    second-order structure* (neighbour differences, energy at the Nyquist frequency,
+    cross-channel alignment) and not in anything a linear model on the pixels can see. A
+    CNN's first conv + ReLU sees it; logistic regression does not.
 
-``train_validation_split``
-    Keras ``fit(validation_split=...)``: the LAST fraction of the arrays, no shuffle.
+``make_data``
+    ``real_fake_images`` with the last quarter held out (``gdsim.datasets.train_validation_split``,
+    Keras ``fit(validation_split=...)``): what every CNN experiment trains and scores on.
 
 Everything is a pure function of its arguments and seed: same seed, identical bits.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from gdsim import _validate
+from gdsim import _validate, datasets
 
-__all__ = ["seed_regression", "real_fake_images", "train_validation_split", "GENUINE", "FAKE"]
+__all__ = ["real_fake_images", "make_data", "GENUINE", "FAKE"]
 
 #: Column of the one-hot label for each class in ``real_fake_images``.
 GENUINE, FAKE = 0, 1
@@ -35,20 +32,6 @@ GENUINE, FAKE = 0, 1
 # bits of the existing ingredients for a given seed never change.
 _TEXTURE, _BLOBS, _LOOK, _ARTIFACTS, _NOISE, _LABELS, _ORDER = range(7)
 _N_ARTIFACTS = 4  # upsampling checkerboard, high-frequency smoothing, grid, colour shift
-
-
-def seed_regression(n: int = 20, dtype: Any = "float32") -> tuple[np.ndarray, np.ndarray]:
-    """The data of seed question 001: ``xs = 1.0, 2.0, ..., n`` and ``ys = xs / 2``.
-
-    Returns ``xs, ys`` of shape ``(n,)``, the shape the seed passes to
-    ``keras.Sequential([Dense(1, input_shape=[1])]).fit(xs, ys)``. With ``n=20`` and
-    float32, Keras's default SGD (lr 0.01) diverges (inf near epoch 64); with ``n <= 10`` it
-    converges — the curvature of the MSE, ``2*mean(x^2)``, grows with ``n``.
-    """
-    n = _validate.integer("n", n, minimum=1)
-    dtype = _validate.float_dtype("dtype", dtype)
-    xs = np.arange(1, n + 1, dtype=dtype)
-    return xs, xs / dtype.type(2)
 
 
 def _child(root: np.random.SeedSequence, index: int) -> np.random.Generator:
@@ -253,13 +236,13 @@ def real_fake_images(n: int = 8000, size: int = 32, channels: int = 3, seed: Any
 
     (local features: contrast-normalized neighbour differences, 2x2 checkerboard and
     Laplacian energy, block-phase asymmetry, cross-channel misalignment; see
-    ``tests/test_datasets.py``). With n=20000 the mean-colour model is at 0.50 +- 0.005.
+    ``tests/studies/cnn/test_data.py``). With n=20000 the mean-colour model is at 0.50 +- 0.005.
     The seed CNN's validation loss spikes above the training loss and comes back, as in
     the seed question: at d=0, epochs 16-18 read 0.224, 0.605, 0.248 (train 0.276).
 
     ``seed``: int >= 0, SeedSequence or Generator (its seed sequence is used, the generator
     itself is not advanced); ``None`` draws fresh OS entropy (not reproducible).
-    Fully vectorized; 8000 32x32x3 images take about 2 s of CPU (peak memory ~0.6 GB).
+    Fully vectorized (8000 32x32x3 images peak at about 0.6 GB of memory).
     """
     n = _validate.integer("n", n, minimum=2)
     size = _validate.integer("size", size, minimum=8)
@@ -304,28 +287,11 @@ def real_fake_images(n: int = 8000, size: int = 32, channels: int = 3, seed: Any
     return x.astype(dtype, copy=False), y
 
 
-def train_validation_split(x: Any, y: Any, validation_fraction: float = 0.25
-                           ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Keras ``fit(validation_split=f)``: the last ``f`` of the samples, in order, no shuffle.
-
-    ``split = floor(N * (1 - f))`` (the same float expression as Keras's
-    ``keras/src/trainers/data_adapters/array_slicing.py::train_validation_split``);
-    train = ``[:split]``, validation = ``[split:]``. Like Keras it raises when either part
-    would be empty. x: ``(N, ...)``, y: ``(N, ...)``. The seed's own script used sklearn's
-    ``train_test_split(test_size=0.25)`` (shuffled, ``ceil(0.25 N)`` test samples); for the
-    already-shuffled ``real_fake_images`` the last quarter is an equally random split, and
-    the Keras rule is what ``gdsim.nn`` ``fit(validation_split=...)`` must reproduce.
-    """
-    fraction = _validate.in_range("validation_fraction", validation_fraction, 0.0, 1.0,
-                                  low_open=True, high_open=True)
-    x = _validate.array("x", x, require_finite=False)
-    y = _validate.array("y", y, require_finite=False)
-    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same number of samples (first axis), "
-                         f"got shapes {x.shape} and {y.shape}")
-    total = x.shape[0]
-    split = int(math.floor(total * (1.0 - fraction)))
-    if split == 0 or split == total:
-        raise ValueError(f"{total} samples cannot be split into non-empty training and "
-                         f"validation sets with validation_fraction={fraction}")
-    return (x[:split], y[:split]), (x[split:], y[split:])
+def make_data(n: int, size: int, seed: int = 0, difficulty: float = 0.5,
+              validation_fraction: float = 0.25) -> tuple[tuple[np.ndarray, np.ndarray],
+                                                          tuple[np.ndarray, np.ndarray]]:
+    """``real_fake_images(n, size, 3, seed)`` split like Keras ``validation_split`` (the last
+    ``validation_fraction``): ``(x_train, y_train), (x_val, y_val)``, x ``(m, size, size, 3)``
+    float32 in [0, 1], y one-hot ``(m, 2)``."""
+    x, y = real_fake_images(n=n, size=size, channels=3, seed=seed, difficulty=difficulty)
+    return datasets.train_validation_split(x, y, validation_fraction)

@@ -1,39 +1,12 @@
-"""gdsim.datasets: the seed regression data, the genuine/fake image set, the Keras split."""
+"""gdsim.studies.cnn.data: the genuine/fake image set, and why it needs a CNN."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
 
-from gdsim.datasets import FAKE, GENUINE, real_fake_images, seed_regression, train_validation_split
-
-
-# ---------------------------------------------------------------- seed_regression
-
-def test_seed_regression_is_the_seed_data():
-    xs, ys = seed_regression()
-    assert xs.shape == ys.shape == (20,)
-    assert xs.dtype == ys.dtype == np.float32
-    np.testing.assert_array_equal(xs, np.arange(1.0, 21.0))
-    np.testing.assert_array_equal(ys, np.arange(1.0, 21.0) / 2)
-
-
-def test_seed_regression_n_and_dtype():
-    xs, ys = seed_regression(10, dtype="float64")
-    assert xs.dtype == np.float64 and xs[-1] == 10.0 and ys[-1] == 5.0
-
-
-@pytest.mark.parametrize("kwargs, error, words", [
-    ({"n": 0}, ValueError, "n must be >= 1"),
-    ({"n": 2.5}, TypeError, "n must be an integer"),
-    ({"dtype": "int32"}, ValueError, "dtype must be 'float32' or 'float64'"),
-])
-def test_seed_regression_bad_arguments(kwargs, error, words):
-    with pytest.raises(error, match=words):
-        seed_regression(**kwargs)
+from gdsim.datasets import train_validation_split
+from gdsim.studies.cnn.data import FAKE, GENUINE, real_fake_images
 
 
 # ---------------------------------------------------------------- real_fake_images
@@ -130,53 +103,6 @@ def test_images_are_not_constant_and_classes_share_brightness_and_contrast():
 def test_real_fake_images_bad_arguments(kwargs, error, words):
     with pytest.raises(error, match=words):
         real_fake_images(**{"n": 20, "size": 8, **kwargs})
-
-
-# ---------------------------------------------------------------- train_validation_split
-
-def test_split_takes_the_last_fraction_in_order():
-    x = np.arange(8000)[:, None] * np.ones((1, 3))
-    y = np.arange(8000)
-    (xt, yt), (xv, yv) = train_validation_split(x, y)
-    assert len(xt) == 6000 and len(xv) == 2000
-    np.testing.assert_array_equal(yt, np.arange(6000))
-    np.testing.assert_array_equal(yv, np.arange(6000, 8000))
-    np.testing.assert_array_equal(xv[:, 0], yv)
-
-
-def test_split_uses_keras_floor_rule():
-    # Keras: split_at = floor(N * (1 - f)); 7 * 0.7 == 4.8999999999999995 -> 4 train, 3 val
-    (xt, _), (xv, _) = train_validation_split(np.arange(7), np.arange(7), 0.3)
-    assert (len(xt), len(xv)) == (4, 3)
-    (xt, _), (xv, _) = train_validation_split(np.arange(10), np.arange(10), 0.25)
-    assert (len(xt), len(xv)) == (7, 3)
-
-
-@given(n=st.integers(2, 500), fraction=st.floats(0.001, 0.999))
-@settings(deadline=None, max_examples=100)
-def test_split_sizes_property(n, fraction):
-    split = math.floor(n * (1.0 - fraction))
-    x = np.arange(n)
-    if split in (0, n):
-        with pytest.raises(ValueError, match="cannot be split"):
-            train_validation_split(x, x, fraction)
-        return
-    (xt, yt), (xv, yv) = train_validation_split(x, x, fraction)
-    assert len(xt) == split and len(xv) == n - split
-    np.testing.assert_array_equal(np.concatenate([xt, xv]), x)
-
-
-@pytest.mark.parametrize("args, error, words", [
-    ((np.zeros(10), np.zeros(9)), ValueError, "same number of samples"),
-    ((np.zeros(10), np.zeros(10), 0.0), ValueError, r"validation_fraction must be in \(0.0, 1.0\)"),
-    ((np.zeros(10), np.zeros(10), 1.0), ValueError, r"validation_fraction must be in \(0.0, 1.0\)"),
-    ((np.zeros(3), np.zeros(3), 0.7), ValueError, "3 samples cannot be split"),
-    ((np.zeros(10), np.zeros(10), "0.2"), TypeError, "validation_fraction must be a real number"),
-    (("abc", np.zeros(3)), TypeError, "x must be a numeric array"),
-])
-def test_split_bad_arguments(args, error, words):
-    with pytest.raises(error, match=words):
-        train_validation_split(*args)
 
 
 # ---------------------------------------------------------------- learnability vs linear baselines
