@@ -19,12 +19,11 @@ from gdsim.studies.cnn.validation_size import validation_size
 __all__ = ["EXPERIMENTS", "spike_table", "save_results", "results_payload"]
 
 
-#: Experiment name -> (function, README row label).
+#: Experiment name (its key in ``figures/cnn_results.json``) -> the function that runs it.
 EXPERIMENTS: dict[str, Callable[..., dict[str, Any]]] = {
     "minibatch noise": minibatch_noise, "validation sample size": validation_size,
     "BatchNorm / dropout": batchnorm_dropout, "BatchNorm, seed setting": batchnorm_seed_setting,
     "step size": step_size}
-
 
 
 def spike_table(results: dict[str, dict[str, Any]]) -> str:

@@ -5,8 +5,8 @@ images with Adam(lr=1e-4), batch 32, 100 epochs, and sees the validation loss ju
 training loss and come back. :func:`train_seed_run` is that run at any size; every experiment
 of :mod:`gdsim.studies.cnn` is one or more of them.
 
-BLAS runs single-threaded: the network's GEMMs are small, and two OpenBLAS threads on a
-shared 2-core machine spin-wait on each other.
+BLAS runs single-threaded: the network's GEMMs are small, and BLAS threads would spend more
+time waiting on each other than multiplying.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class _EpochHook(Callback):
             for key, value in self.extra_fn(self.model).items():
                 self.extra.setdefault(key, []).append(value)
         if self.path is not None:
-            history = {k: [float(v) for v in vs] for k, vs in self.model.history.history.items()}
+            history = _float_history(self.model.history.history)
             _io.save_json(self.path, {"settings": self.settings, "history": history,
                                       "epochs_done": epoch + 1,
                                       "seconds": self.seconds[-1]})

@@ -25,7 +25,7 @@ SEED: dict[str, Any] = {"n": 8000, "size": 32, "epochs": 100, "batch_size": 32, 
 EXPERIMENT: dict[str, Any] = {"n": 4000, "size": 16, "epochs": 30, "batch_size": 32,
                               "lr": 1e-4, "difficulty": 0.5, "validation_fraction": 0.25,
                               "seeds": 3}
-#: Test-sized setting: seconds per experiment.
+#: Test-sized setting: the same experiments at toy sizes.
 QUICK: dict[str, Any] = {"n": 320, "size": 8, "epochs": 4, "batch_size": 32, "lr": 1e-4,
                          "difficulty": 0.5, "validation_fraction": 0.25, "seeds": 1}
 #: What counts as a spike (arguments of :func:`gdsim.spikes.spike_summary`).

@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from gdsim import figures, plots
-from gdsim.studies.cnn.results import save_results, spike_table
-from gdsim.studies.cnn.settings import QUICK
+from gdsim.studies.cnn.data import make_data
+from gdsim.studies.cnn.results import EXPERIMENTS, results_payload, save_results, spike_table
+from gdsim.studies.cnn.settings import QUICK, SPIKE_RULE
 from gdsim.studies.cnn.validation_size import validation_size
 from tests.studies.cnn.runs import quick_run
 
@@ -48,6 +49,26 @@ def test_minibatch_gradient_noise_falls_like_one_over_b():
     assert set(d["table"]) == {"batch 8", "batch 32", "batch 128", "full batch (240)"}
     for row in d["table"].values():
         assert row["spikes_total"] == sum(row["spikes"]) and row["runs"] == QUICK["seeds"]
+
+
+def test_the_noise_gradient_is_the_layer_by_layer_backward_pass_bit_for_bit():
+    """gradient_noise's batch gradients (``model.gradient`` in inference mode) are the plain
+    backward pass through the layers that the figures' numbers were computed with."""
+    model = quick_run(0, return_model=True)["model"]
+    (x, y), _ = make_data(QUICK["n"], QUICK["size"], 0)
+    x, y = x[:13], y[:13]
+    loss, grads = model.gradient(x, y, training=False)
+    with np.errstate(all="ignore"):
+        h = x
+        for layer in model.layers:
+            h = layer.forward(h, training=False)
+        g = model.loss.grad(y, h)
+        for layer in reversed(model.layers):
+            g = layer.backward(g)
+    reference = [w for layer in model.trainable_layers for w in layer.grads]
+    assert len(grads) == len(reference) == len(model.trainable_weights)
+    assert all(np.array_equal(a, b) for a, b in zip(grads, reference))
+    assert loss == float(model.loss(y, h))
 
 
 def test_validation_loss_spread_falls_with_the_validation_set_size():
@@ -110,6 +131,11 @@ def test_spike_table_and_results_file(tmp_path):
     path = tmp_path / "r.json"
     save_results(path, {"x": {"a": [1.0, float("nan"), float("inf")], "model": object()}})
     assert json.loads(path.read_text()) == {"x": {"a": [1.0, "nan", "inf"]}}
+    payload = results_payload({"step size": d})
+    assert payload["markdown_table"] == table and payload["spike_rule"] == SPIKE_RULE
+    assert payload["experiments"]["step size"]["table"] == d["table"]
+    assert set(EXPERIMENTS) >= {"minibatch noise", "step size"}
+    json.dumps(payload, allow_nan=False)  # the file is plain JSON
 
 
 # ------------------------------------------------------------------------------ the images

@@ -30,3 +30,27 @@ def test_batch_statistics_loss_leaves_the_model_untouched():
     # inference-mode per-sample losses average to what evaluate reports
     assert per_sample_loss(model, xv, yv).mean() == pytest.approx(
         model.evaluate(xv, yv, return_dict=True)["loss"], rel=1e-5)
+
+
+def test_batch_statistics_loss_is_the_layer_by_layer_definition_bit_for_bit():
+    """The reference the figures' numbers were computed with: every BatchNormalization called
+    in training mode, every other layer in inference mode, the moving statistics put back;
+    each batch's float32 sum of per-sample losses added in float64."""
+    from gdsim.nn.losses import CategoricalCrossentropy
+
+    model = quick_run(1, return_model=True)["model"]
+    _, (xv, yv) = make_data(QUICK["n"], QUICK["size"], 1)
+    bns = [layer for layer in model.layers if isinstance(layer, BatchNormalization)]
+    saved = [(layer.moving_mean.copy(), layer.moving_variance.copy()) for layer in bns]
+    for batch_size in (32, 7):
+        total = 0.0
+        with np.errstate(all="ignore"):
+            for start in range(0, len(xv), batch_size):
+                h = xv[start:start + batch_size]
+                for layer in model.layers:
+                    h = layer.forward(h, training=isinstance(layer, BatchNormalization))
+                total += float(np.sum(CategoricalCrossentropy().per_sample(
+                    yv[start:start + batch_size], h)))
+        for layer, (mean, variance) in zip(bns, saved):
+            layer.moving_mean, layer.moving_variance = mean, variance
+        assert batch_statistics_loss(model, xv, yv, batch_size=batch_size) == total / len(xv)
