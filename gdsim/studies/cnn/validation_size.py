@@ -30,8 +30,8 @@ def validation_size(quick: bool = False, sizes: Sequence[int] | None = None,
     universe = universe or (4000 if quick else 40000)
     if max(sizes) > universe:
         raise ValueError(f"universe must be at least max(sizes) = {max(sizes)}, got {universe}")
-    x_pool, y_pool = real_fake_images(n=universe, size=s["size"], channels=3,
-                                               seed=10_000, difficulty=s["difficulty"])
+    x_pool, y_pool = real_fake_images(n=universe, size=s["size"], channels=3, seed=10_000,
+                                      difficulty=s["difficulty"])
     pool_losses: list[np.ndarray] = []
 
     def extra(model) -> dict[str, float]:

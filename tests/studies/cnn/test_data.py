@@ -179,11 +179,13 @@ def baselines():
     return results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("difficulty", [0.0, 0.5, 1.0])
 def test_mean_colour_is_at_chance(baselines, difficulty):
     assert baselines[difficulty]["mean_colour"] < 0.6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("difficulty", [0.0, 0.5, 1.0])
 def test_raw_pixel_linear_model_is_weak(baselines, difficulty):
     result = baselines[difficulty]
@@ -191,12 +193,14 @@ def test_raw_pixel_linear_model_is_weak(baselines, difficulty):
     assert result["local_features"] - result["raw_pixels"] > 0.15
 
 
+@pytest.mark.slow
 def test_local_features_separate_the_classes(baselines):
     assert baselines[0.0]["local_features"] > 0.8
     assert baselines[0.5]["local_features"] > 0.72
     assert baselines[1.0]["local_features"] > 0.65
 
 
+@pytest.mark.slow
 def test_difficulty_lowers_the_reachable_accuracy(baselines):
     local = [baselines[d]["local_features"] for d in (0.0, 0.5, 1.0)]
     assert local[0] > local[1] > local[2]

@@ -34,6 +34,7 @@ def test_legacy_decay_changes_the_run_only_slightly_and_is_recorded():
     assert decayed["history"]["loss"] != plain["history"]["loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [3])
 def test_the_cnn_learns_what_a_linear_model_cannot(seed):
     # difficulty 0, 16x16, a few epochs. BN momentum 0.9 so the inference-mode score (what
@@ -42,7 +43,7 @@ def test_the_cnn_learns_what_a_linear_model_cannot(seed):
     # the CNN ends near 0.79-0.84 (seeds 3, 4); softmax regression on the pixels near 0.49.
     data = make_data(1600, 16, seed=seed, difficulty=0.0)
     run = train_seed_run(n=1600, size=16, epochs=8, lr=1e-3, batch_size=16, difficulty=0.0,
-                            seed=seed, verbose=0, data=data, bn_momentum=0.9)
+                         seed=seed, verbose=0, data=data, bn_momentum=0.9)
     linear = linear_baseline(*data[0], *data[1])
     assert linear["val_accuracy"] < 0.6
     assert np.mean(run["history"]["val_accuracy"][-2:]) > linear["val_accuracy"] + 0.15
