@@ -50,13 +50,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_reproduce_cnn(args: argparse.Namespace) -> int:
     """The "validation loss sometimes spikes" run: the seed's CNN on gdsim's genuine/fake set."""
-    from gdsim.studies.cnn import reproduce
+    from gdsim.studies.cnn.reproduce import reproduce_cnn
 
     epochs = 100 if args.epochs is None else _validate.integer("--epochs", args.epochs, minimum=1)
     n = 8000 if args.n is None else _validate.integer("--n", args.n, minimum=8)
     os.makedirs(args.out, exist_ok=True)
     # With --json, reproduce_cnn prints the JSON itself and sends progress to stderr.
-    reproduce.reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
+    reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
     return 0
 
 
