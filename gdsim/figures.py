@@ -45,6 +45,8 @@ SCRIPTS = {
     "validation_sample_size": "11_validation_sample_size.py",
     "batchnorm_dropout": "12_batchnorm_dropout.py",
     "step_size_cnn": "13_step_size_cnn.py",
+    # Keras's and PyTorch's forms of the same optimizers (issue 17).
+    "same_name_different_numbers": "14_same_name_different_numbers.py",
 }
 
 

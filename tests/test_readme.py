@@ -52,3 +52,11 @@ def test_every_gdsim_path_the_readme_names_exists():
         for name in parts[cut:]:
             assert hasattr(target, name), f"README names {path}, but {name!r} does not exist"
             target = getattr(target, name)
+
+
+def test_same_name_different_numbers_example_prints_the_readme_output():
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(block_containing("equivalent.to_torch(keras)"), {})
+    shown = re.search(r"```text\n(SGD\(lr=0.1, momentum=0.9\).*?)```", README, flags=re.S).group(1)
+    assert output.getvalue().splitlines() == shown.strip().splitlines()
