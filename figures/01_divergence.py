@@ -17,6 +17,10 @@ Run:  python figures/01_divergence.py [--quick] [--out DIR]
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 import warnings
 from pathlib import Path
 

@@ -20,6 +20,10 @@ Run:  python figures/03_noise_escape.py [--quick] [--out DIR]
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 import time
 from pathlib import Path
 

@@ -17,6 +17,10 @@ Run:  python figures/09_cnn_training_curves.py [--quick] [--out DIR]
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 from pathlib import Path
 
 from gdsim import figures, plots

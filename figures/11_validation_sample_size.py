@@ -21,6 +21,10 @@ Run:  python figures/11_validation_sample_size.py [--quick] [--out DIR]
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 from pathlib import Path
 
 import numpy as np

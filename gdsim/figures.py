@@ -120,12 +120,16 @@ def make_all(out_dir: str | os.PathLike, only: str | Iterable[str] | None = None
 
 def cli(main, argv: list[str] | None = None) -> list[Path]:
     """The command line every figure script shares: ``python figures/NN_name.py [--out DIR]
-    [--quick]``; prints the paths written."""
+    [--quick] [--native-kernels]``; prints the paths written. (The script has already chosen
+    its numerics profile with :func:`gdsim.numerics.pin_for` before NumPy loaded.)"""
     import argparse
 
     parser = argparse.ArgumentParser(description=(main.__module__ or "figure script"))
     parser.add_argument("--out", default=None, help="output directory (default: figures/)")
     parser.add_argument("--quick", action="store_true", help="reduced sizes, seconds per figure")
+    parser.add_argument("--native-kernels", action="store_true",
+                        help="this machine's own kernels (results machine-specific) instead of "
+                             "the portable numerics profile")
     args = parser.parse_args(argv)
     kwargs = {"quick": args.quick}
     if args.out is not None:

@@ -1,10 +1,11 @@
 """Control the number of OpenBLAS threads NumPy uses (no threadpoolctl needed).
 
-Why: the network's GEMMs are small (a 32-image batch of 32x32 conv features is a
-32768 x 27 by 27 x 16 product). With two OpenBLAS threads on a 2-core machine that is also
-running anything else, the threads spin-wait on each other: measured on the gdsim seed CNN,
-forward + backward took ~440 ms per batch with 2 threads under load vs ~12-27 ms with 1.
-Training therefore runs best single-threaded; :func:`blas_threads` sets that for a block.
+Why: a numerics guarantee first. OpenBLAS splits a GEMM into blocks by thread count and the
+blocks round differently, so the same product can differ in its last bits between one and
+two threads; ``Sequential.fit``/``evaluate``/``predict`` (both engines) therefore run the
+network's GEMMs at one thread (:func:`blas_threads`), which makes "same seed, same bits" hold
+on any number of cores. It is also the fast setting for the network's small GEMMs: two
+threads spin-waiting on each other on a busy 2-core machine are much slower than one.
 
 The setter is looked up in the OpenBLAS library NumPy already loaded (Linux: found through
 ``/proc/self/maps``; otherwise next to NumPy). If none is found (another BLAS, another OS),
@@ -28,6 +29,11 @@ _searched = False
 
 
 def _candidate_paths() -> list[str]:
+    """Loaded OpenBLAS libraries, NumPy's own first (SciPy, pulled in by Keras/JAX, loads its
+    own OpenBLAS too, and its thread count or kernels are not the ones NumPy uses)."""
+    import numpy
+
+    libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
     paths = []
     try:
         with open("/proc/self/maps") as maps:
@@ -37,13 +43,9 @@ def _candidate_paths() -> list[str]:
                     paths.append(path)
     except OSError:
         pass
-    if not paths:
-        import numpy
-
-        libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
-        if os.path.isdir(libs):
-            paths += [os.path.join(libs, f) for f in sorted(os.listdir(libs)) if "openblas" in f.lower()]
-    return paths
+    if not paths and os.path.isdir(libs):
+        paths += [os.path.join(libs, f) for f in sorted(os.listdir(libs)) if "openblas" in f.lower()]
+    return sorted(paths, key=lambda path: not path.startswith(libs + os.sep))
 
 
 def _find() -> tuple | None:

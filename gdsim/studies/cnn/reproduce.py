@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gdsim import _io
+from gdsim import _io, numerics
 from gdsim.studies.cnn.seed_run import train_seed_run
 from gdsim.studies.cnn.settings import SEED, SPIKE_RULE, short
 
@@ -73,7 +73,8 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
     channels_last, 2 classes; ``decay``: old Keras ``decay=lr/epochs``) with Keras-style
     progress (on stderr when ``json_output``, so stdout stays JSON), then writes, atomically,
     ``out_dir/09_cnn_training_curves.{png,svg}``, ``out_dir/<stem>.json`` (settings, history,
-    spikes, seconds) and ``out_dir/<stem>.csv`` (the per-epoch history). Returns the result
+    spikes, seconds, the numerics profile) and ``out_dir/<stem>.csv`` (the per-epoch history,
+    after a ``# gdsim numerics profile: ...`` line). Returns the result
     dict (``history``, ``spikes``, ``seconds``, ``paths``, ...); with ``json_output`` also
     prints it as JSON on stdout.
     """
@@ -87,11 +88,12 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
                             verbose=verbose, progress=stream,
                             history_path=out / f"{stem}.partial.json")
     paths = plots.save(curves_figure(result), out, "09_cnn_training_curves")
-    payload = {k: result[k] for k in ("settings", "history", "spikes", "train_spikes", "seconds",
-                                      "images_per_second", "final", "epoch_seconds")}
+    payload = numerics.stamp({k: result[k] for k in ("settings", "history", "spikes", "train_spikes",
+                                                     "seconds", "images_per_second", "final",
+                                                     "epoch_seconds")})
     _io.save_json(out / f"{stem}.json", payload)
-    _io.atomic_write(out / f"{stem}.csv", lambda fh: fh.write(history_csv(result["history"])),
-                     mode="w")
+    csv_text = numerics.csv_header() + history_csv(result["history"])
+    _io.atomic_write(out / f"{stem}.csv", lambda fh: fh.write(csv_text), mode="w")
     try:
         os.remove(out / f"{stem}.partial.json")
     except FileNotFoundError:

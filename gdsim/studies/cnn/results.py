@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gdsim import _io
+from gdsim import _io, numerics
 from gdsim.studies.cnn.batchnorm import batchnorm_dropout, batchnorm_seed_setting
 from gdsim.studies.cnn.minibatch_noise import minibatch_noise
 from gdsim.studies.cnn.settings import EXPERIMENT, SEED, SPIKE_RULE
@@ -80,6 +80,7 @@ def results_payload(results: dict[str, dict[str, Any]],
             entry["seconds"] = r["experiment_seconds"]
         payload["experiments"][name] = entry
     payload["markdown_table"] = spike_table(results)
+    payload["numerics"] = numerics.record()
     if full_run is not None:
         payload["full_run"] = {k: full_run[k] for k in ("settings", "seconds", "images_per_second",
                                                         "final", "spikes", "train_spikes")

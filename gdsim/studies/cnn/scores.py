@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdsim._overflow import overflow_is_data
 from gdsim.nn.losses import CategoricalCrossentropy
 
 __all__ = ["per_sample_loss", "batch_statistics_loss"]
@@ -33,7 +34,7 @@ def batch_statistics_loss(model, x: np.ndarray, y: np.ndarray, batch_size: int =
     float64)."""
     p = model.predict(x, batch_size=batch_size, batch_statistics=True)
     total = 0.0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with overflow_is_data():
         for start in range(0, len(x), batch_size):
             batch = slice(start, start + batch_size)
             total += float(np.sum(_CE.per_sample(y[batch], p[batch])))
