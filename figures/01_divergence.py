@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gdsim import analysis, figures, optim, plots, problems, regression, simulate
-from gdsim.reproduce import SEED_ADAM_PREDICTION, SEED_SGD_LOSSES, SEED_SMALL_LR_LOSSES
+from gdsim import figures, optim, plots, problems, simulate
+from gdsim.studies.xs_ys import regression, stability
+from gdsim.studies.xs_ys.reproduce import SEED_ADAM_PREDICTION, SEED_SGD_LOSSES, SEED_SMALL_LR_LOSSES
 
 HERE = Path(__file__).resolve().parent
 STEM = "01_divergence"
@@ -52,8 +53,8 @@ def infer_adam_kernel(n_grid: int) -> float:
 def compute(quick: bool = False) -> dict:
     # --- set-up: the seed's data and the curvature that decides everything
     xs = np.arange(1.0, 21.0)
-    stability = analysis.regression_stability(xs, LR)
-    lam_max = stability["lambda_max"]
+    curvature = stability.regression_stability(xs, LR)
+    lam_max = curvature["lambda_max"]
     # The seed's unknown random init, recovered from its first printed loss (bias starts at 0):
     # loss_1 = (w0 - 1/2)^2 * mean(x^2).
     kernel_sgd = regression.kernels_from_first_loss(SEED_SGD_LOSSES[0])[0]
@@ -69,8 +70,8 @@ def compute(quick: bool = False) -> dict:
     epochs = np.arange(1, EPOCHS + 1)
     predicted = sgd.loss[0] * (1 - LR * lam_max) ** (2.0 * (epochs - 1))
     return {
-        "epochs": epochs, "lambda_max": lam_max, "critical_lr": stability["critical_lr"],
-        "loss_ratio": stability["loss_ratio"], "kernel_sgd": kernel_sgd,
+        "epochs": epochs, "lambda_max": lam_max, "critical_lr": curvature["critical_lr"],
+        "loss_ratio": curvature["loss_ratio"], "kernel_sgd": kernel_sgd,
         "kernel_small": kernel_small, "kernel_adam": kernel_adam,
         "sgd_loss": np.array(sgd.loss), "predicted": predicted,
         "first_inf_epoch": sgd.first_inf_epoch, "first_nan_epoch": sgd.first_nan_epoch,

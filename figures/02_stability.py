@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gdsim import analysis, figures, optim, plots, problems, regression, simulate
-from gdsim.reproduce import SEED_SGD_LOSSES
+from gdsim import figures, optim, plots, problems, simulate
+from gdsim.studies.xs_ys import regression, stability
+from gdsim.studies.xs_ys.reproduce import SEED_SGD_LOSSES
 
 HERE = Path(__file__).resolve().parent
 STEM = "02_stability"
@@ -75,7 +76,7 @@ def compute(quick: bool = False) -> dict:
     n_initial = np.array([r.loss[0] for r in runs])
     n_final = np.array([r.loss[-1] for r in runs], dtype=np.float64)
     n_converged = np.isfinite(n_final) & (n_final < n_initial)
-    n_critical = np.array([analysis.regression_stability(np.arange(1.0, n + 1), LR_DEFAULT)
+    n_critical = np.array([stability.regression_stability(np.arange(1.0, n + 1), LR_DEFAULT)
                            ["critical_lr"] for n in ns])
     return {"lrs": lrs, "final_loss": final_loss, "converged": converged, "theory": theory,
             "initial_loss": initial_loss, "lambda_max": lam_max, "critical_lr": critical,
@@ -84,7 +85,7 @@ def compute(quick: bool = False) -> dict:
             "resolution": float(lrs[1] / lrs[0]),
             "ns": ns, "n_final_loss": n_final, "n_converged": n_converged,
             "n_critical_lr": n_critical,
-            "max_converging_n": analysis.max_converging_n(LR_DEFAULT)}
+            "max_converging_n": stability.max_converging_n(LR_DEFAULT)}
 
 
 def label_top_as_diverged(ax, ticks: list[float], top: float) -> None:

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gdsim import figures, noise, optim, plots, problems, regression, simulate
-from gdsim.reproduce import SEED_SGD_LOSSES
+from gdsim import figures, noise, optim, plots, problems, simulate
+from gdsim.studies.xs_ys import regression
+from gdsim.studies.xs_ys.reproduce import SEED_SGD_LOSSES
 
 HERE = Path(__file__).resolve().parent
 STEM = "07_minibatch"

@@ -1,6 +1,6 @@
 """The seed's "training result graph": train/val loss and accuracy of the seed CNN, spikes marked.
 
-Seed question 000: ~8000 genuine/fake images, the seed CNN (``gdsim.models.seed_cnn``,
+Seed question 000: ~8000 genuine/fake images, the seed CNN (``gdsim.studies.cnn.model.seed_cnn``,
 134,226 parameters at 32x32x3), Adam lr 1e-4, batch 32, 100 epochs; the validation loss
 sometimes spikes above the training loss and comes back. Set-up here: ``real_fake_images(8000,
 32x32x3, seed 0, difficulty 0.5)``, the last 25 % held out for validation (Keras
@@ -9,7 +9,7 @@ sometimes spikes above the training loss and comes back. Set-up here: ``real_fak
 ``val_acc`` against the epoch; circles mark the validation-loss spikes ``gdsim.spikes`` finds
 (a rise of more than 20 % above the running minimum that is back within 3 epochs).
 
-The same run is ``gdsim reproduce cnn`` (``gdsim.cnn_experiments.reproduce_cnn``), which also
+The same run is ``gdsim reproduce cnn`` (``gdsim.studies.cnn.reproduce.reproduce_cnn``), which also
 writes the history as JSON and CSV.
 
 Run:  python figures/09_cnn_training_curves.py [--quick] [--out DIR]
@@ -23,7 +23,10 @@ numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy
 
 from pathlib import Path
 
-from gdsim import cnn_experiments, figures, plots
+from gdsim import figures, plots
+from gdsim.studies.cnn.settings import QUICK, SEED
+from gdsim.studies.cnn.reproduce import curves_figure
+from gdsim.studies.cnn.seed_run import train_seed_run
 
 HERE = Path(__file__).resolve().parent
 STEM = "09_cnn_training_curves"
@@ -31,19 +34,18 @@ STEM = "09_cnn_training_curves"
 
 def compute(quick: bool = False) -> dict:
     # --- set-up: the seed's recipe (quick: a tiny version of it)
-    settings = dict(cnn_experiments.SEED)
+    settings = dict(SEED)
     if quick:
-        settings.update(n=cnn_experiments.QUICK["n"], size=cnn_experiments.QUICK["size"],
-                        epochs=cnn_experiments.QUICK["epochs"])
+        settings.update(n=QUICK["n"], size=QUICK["size"], epochs=QUICK["epochs"])
     # --- run: train and measure (history, spikes, seconds)
-    return cnn_experiments.train_seed_run(
+    return train_seed_run(
         n=settings["n"], epochs=settings["epochs"], batch_size=settings["batch_size"],
         lr=settings["lr"], size=settings["size"], difficulty=settings["difficulty"], seed=0,
         verbose=0)
 
 
 def plot(d: dict):
-    return cnn_experiments.curves_figure(d)
+    return curves_figure(d)
 
 
 def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:

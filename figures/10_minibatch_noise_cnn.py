@@ -2,7 +2,7 @@
 
 The seed's answer: "minibatches (here 32) add extra noise, the price of faster convergence".
 Set-up (reduced from the seed's 8000 32x32 images / 100 epochs to fit a shared 2-core machine,
-see ``gdsim.cnn_experiments.EXPERIMENT``): ``real_fake_images(4000, 16x16x3)``, 75/25 split,
+see ``gdsim.studies.cnn.settings.EXPERIMENT``): ``real_fake_images(4000, 16x16x3)``, 75/25 split,
 the seed CNN, Adam lr 1e-4, 30 epochs, three seeds per setting.
 
 Left: the validation loss (inference mode, as Keras reports it) of the seed-0 run at batch
@@ -28,15 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
-from gdsim import cnn_experiments, figures, plots
+from gdsim import figures, plots
+from gdsim.studies.cnn.minibatch_noise import minibatch_noise
+from gdsim.studies.cnn.settings import setting_line
 
 HERE = Path(__file__).resolve().parent
 STEM = "10_minibatch_noise_cnn"
 
 
 def compute(quick: bool = False) -> dict:
-    # set-up, run and measure: all in gdsim.cnn_experiments.minibatch_noise
-    return cnn_experiments.minibatch_noise(quick=quick)
+    # set-up, run and measure: all in gdsim.studies.cnn.minibatch_noise
+    return minibatch_noise(quick=quick)
 
 
 def plot(d: dict):
@@ -57,7 +59,7 @@ def plot(d: dict):
                           color=color)
         plots.labels(left, "epoch", "validation loss (cross-entropy)",
                      "smaller batch, noisier curve")
-        fig.suptitle(cnn_experiments.setting_line(s), fontsize=15)
+        fig.suptitle(setting_line(s), fontsize=15)
         left.legend(loc="lower left", fontsize=12, title=f"val-loss spikes, {s['seeds']} seeds")
 
         g = d["gradient_noise"]

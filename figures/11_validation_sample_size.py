@@ -2,7 +2,7 @@
 
 The seed's answer: validation metrics are noisier still, because the validation set is a
 smaller sample (and not what is optimised). Set-up: one run of the seed CNN (reduced setting,
-``gdsim.cnn_experiments.EXPERIMENT``: 4000 images of 16x16x3, Adam lr 1e-4, batch 32, 30
+``gdsim.studies.cnn.settings.EXPERIMENT``: 4000 images of 16x16x3, Adam lr 1e-4, batch 32, 30
 epochs). After every epoch its weights (a checkpoint) score a pool of fresh images from the same
 generator with another seed (``real_fake_images(40000, seed=10000)``).
 
@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gdsim import cnn_experiments, figures, plots
+from gdsim import figures, plots
+from gdsim.studies.cnn.settings import SPIKE_RULE, setting_line, short
+from gdsim.studies.cnn.validation_size import validation_size
 
 HERE = Path(__file__).resolve().parent
 STEM = "11_validation_sample_size"
@@ -37,8 +39,8 @@ STEM = "11_validation_sample_size"
 
 def compute(quick: bool = False) -> dict:
     # the seed's lr, and a 10x larger one whose checkpoints themselves jump (for contrast)
-    return {"seed lr": cnn_experiments.validation_size(quick=quick),
-            "lr x10": cnn_experiments.validation_size(quick=quick, lr=1e-3)}
+    return {"seed lr": validation_size(quick=quick),
+            "lr x10": validation_size(quick=quick, lr=1e-3)}
 
 
 def _curves(ax, d: dict, colors, title: str) -> None:
@@ -49,7 +51,7 @@ def _curves(ax, d: dict, colors, title: str) -> None:
         epochs = np.arange(1, len(v) + 1)
         ax.plot(epochs, v, color=color, lw=2.5 if m == max(sizes) else 1.8,
                 label=f"{m} images: {d['table'][f'val {m}']['spikes_total']} spikes")
-        peaks = spikes.spike_summary(v, **cnn_experiments.SPIKE_RULE)["epochs"]
+        peaks = spikes.spike_summary(v, **SPIKE_RULE)["epochs"]
         if peaks:
             ax.plot(peaks, v[np.asarray(peaks) - 1], "o", ms=11, mfc="none", mew=2.2,
                     color=color)
@@ -66,15 +68,15 @@ def plot(d: dict):
     s = base["settings"]
     with plots.style():
         fig, (left, middle, right) = plots.new_figure(1, 3)
-        _curves(left, base, colors, f"lr {cnn_experiments._short(s['lr'])}")
-        _curves(middle, fast, colors, f"lr {cnn_experiments._short(fast['settings']['lr'])}")
+        _curves(left, base, colors, f"lr {short(s['lr'])}")
+        _curves(middle, fast, colors, f"lr {short(fast['settings']['lr'])}")
         sizes = [int(m) for m in base["sizes"]]
         m = np.asarray(sizes, dtype=float)
         line = np.geomspace(m.min() * 0.7, m.max() * 1.4, 50)
         for color, (label, r) in zip([c["blue"], c["orange"]], d.items()):
             spread = np.array([r["spread_mean"][str(k)] for k in sizes])
             analytic = np.array([np.mean(r["spread_analytic"][str(k)]) for k in sizes])
-            lr = cnn_experiments._short(r["settings"]["lr"])
+            lr = short(r["settings"]["lr"])
             right.loglog(line, analytic[0] * np.sqrt(m[0] / line), color=color, lw=1.5, ls="--")
             right.loglog(m, spread, "o", ms=10, color=color, label=f"lr {lr}")
             for k, value in zip(m, spread):
@@ -86,8 +88,8 @@ def plot(d: dict):
                      "spread ∝ 1/√m")
         right.legend(loc="lower left", fontsize=12,
                      title=f"std over {base['settings']['resamples']} sets")
-        fig.suptitle(cnn_experiments.setting_line({**s, "seeds": 1}).replace(
-            f"lr {cnn_experiments._short(s['lr'])}", "lr as titled")
+        fig.suptitle(setting_line({**s, "seeds": 1}).replace(
+            f"lr {short(s['lr'])}", "lr as titled")
             , fontsize=15)
     return fig
 

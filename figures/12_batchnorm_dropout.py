@@ -13,7 +13,7 @@ Circles: spikes (``gdsim.spikes``: > 20 % above the running minimum, back within
 
 Bottom left: the same validation loss with BN momentum 0.99 (the seed) and 0.9 (moving
 statistics that keep up with the weights). Bottom right (reduced setting,
-``gdsim.cnn_experiments.EXPERIMENT``: 4000 images 16x16x3, 30 epochs, 3 seeds): with and without
+``gdsim.studies.cnn.settings.EXPERIMENT``: 4000 images 16x16x3, 30 epochs, 3 seeds): with and without
 dropout — training vs validation loss.
 
 Run:  python figures/12_batchnorm_dropout.py [--quick] [--out DIR]
@@ -29,23 +29,25 @@ from pathlib import Path
 
 import numpy as np
 
-from gdsim import cnn_experiments, figures, plots, spikes
+from gdsim import figures, plots, spikes
+from gdsim.studies.cnn.batchnorm import batchnorm_dropout, batchnorm_seed_setting
+from gdsim.studies.cnn.settings import SPIKE_RULE
 
 HERE = Path(__file__).resolve().parent
 STEM = "12_batchnorm_dropout"
 
 
 def compute(quick: bool = False) -> dict:
-    return {"seed setting": cnn_experiments.batchnorm_seed_setting(quick=quick),
-            "seed setting, momentum 0.9": cnn_experiments.batchnorm_seed_setting(
+    return {"seed setting": batchnorm_seed_setting(quick=quick),
+            "seed setting, momentum 0.9": batchnorm_seed_setting(
                 quick=quick, bn_momentum=0.9),
-            "reduced": cnn_experiments.batchnorm_dropout(quick=quick)}
+            "reduced": batchnorm_dropout(quick=quick)}
 
 
 def _with_spikes(ax, v, color, label, ls="-", lw=2.2, mark=True) -> int:
     v = np.asarray(v, dtype=float)
     epochs = np.arange(1, len(v) + 1)
-    peaks = spikes.spike_summary(v, **cnn_experiments.SPIKE_RULE)["epochs"]
+    peaks = spikes.spike_summary(v, **SPIKE_RULE)["epochs"]
     ax.plot(epochs, v, color=color, ls=ls, lw=lw, label=f"{label}: {len(peaks)} spikes")
     if peaks and mark:
         ax.plot(peaks, v[np.asarray(peaks) - 1], "o", ms=11, mfc="none", mew=2.2, color=color)

@@ -2,7 +2,7 @@
 
 The seed's answer: "even the exact gradient direction can raise the loss by overshooting,
 especially at a large learning rate". Set-up: the reduced seed run
-(``gdsim.cnn_experiments.EXPERIMENT``: 4000 images 16x16x3, Adam, batch 32, 30 epochs, three
+(``gdsim.studies.cnn.settings.EXPERIMENT``: 4000 images 16x16x3, Adam, batch 32, 30 epochs, three
 seeds per learning rate); only the learning rate changes.
 
 Left: the training loss (as Keras prints it) of the seed-0 run per learning rate; right: the
@@ -23,14 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gdsim import cnn_experiments, figures, plots
+from gdsim import figures, plots
+from gdsim.studies.cnn.settings import setting_line, short
+from gdsim.studies.cnn.step_size import step_size
 
 HERE = Path(__file__).resolve().parent
 STEM = "13_step_size_cnn"
 
 
 def compute(quick: bool = False) -> dict:
-    return cnn_experiments.step_size(quick=quick)
+    return step_size(quick=quick)
 
 
 def plot(d: dict):
@@ -48,7 +50,7 @@ def plot(d: dict):
                 epochs = np.arange(1, len(v) + 1)
                 row = d["table"][label]
                 diverged = sum(x is not None for x in row["diverged_at"])
-                lr = cnn_experiments._short(curve["lr"])
+                lr = short(curve["lr"])
                 text = (f"lr {lr}: {row['spikes_total']} val spikes"
                         + (f", {diverged} diverged" if diverged else ""))
                 ax.semilogy(epochs, np.where(np.isfinite(v), v, np.nan), color=color, lw=2,
@@ -63,7 +65,7 @@ def plot(d: dict):
         plots.labels(left, "epoch", "training loss (Keras 'loss')", "training loss")
         plots.labels(right, "epoch", "validation loss", "validation loss")
         left.legend(loc="upper right", title=f"over {s['seeds']} seeds (seed 0 drawn)")
-        fig.suptitle(cnn_experiments.setting_line(s).replace(f"lr {cnn_experiments._short(s['lr'])}",
+        fig.suptitle(setting_line(s).replace(f"lr {short(s['lr'])}",
                                                               "lr varied"),
                      fontsize=15)
     return fig

@@ -49,7 +49,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise ValueError("--quick applies to 'gdsim reproduce eos' only")
     if args.epochs is not None or args.n is not None:
         raise ValueError("--epochs and --n apply to 'gdsim reproduce cnn' only")
-    from gdsim import reproduce
+    from gdsim.studies.xs_ys import reproduce
 
     rows = reproduce.regression_table()
     if args.json:
@@ -62,13 +62,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_reproduce_cnn(args: argparse.Namespace) -> int:
     """The "validation loss sometimes spikes" run: the seed's CNN on gdsim's genuine/fake set."""
-    from gdsim import cnn_experiments
+    from gdsim.studies.cnn.reproduce import reproduce_cnn
 
     epochs = 100 if args.epochs is None else _validate.integer("--epochs", args.epochs, minimum=1)
     n = 8000 if args.n is None else _validate.integer("--n", args.n, minimum=8)
     os.makedirs(args.out, exist_ok=True)
     # With --json, reproduce_cnn prints the JSON itself and sends progress to stderr.
-    cnn_experiments.reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
+    reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
     return 0
 
 
@@ -108,9 +108,8 @@ def _optimizer_from_args(args: argparse.Namespace):
 
 
 def cmd_regression(args: argparse.Namespace) -> int:
-    from gdsim import regression
-
-    from gdsim.reproduce import seed_init_kernel
+    from gdsim.studies.xs_ys import regression
+    from gdsim.studies.xs_ys.reproduce import seed_init_kernel
 
     optimizer = _optimizer_from_args(args)
     kernel = seed_init_kernel() if args.init_kernel is None else args.init_kernel
@@ -131,14 +130,14 @@ def cmd_regression(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- analyze
 def cmd_analyze_regression(args: argparse.Namespace) -> int:
-    from gdsim import analysis
-    from gdsim.datasets import seed_regression
+    from gdsim.studies.xs_ys import stability
+    from gdsim.studies.xs_ys.data import seed_regression
 
     n = _validate.integer("--n", args.n, minimum=1)
     lr = _validate.positive("--lr", args.lr)
     xs, _ = seed_regression(n, dtype="float64")
-    report = dict(analysis.regression_stability(xs, lr))
-    report["max_converging_n"] = analysis.max_converging_n(lr)
+    report = dict(stability.regression_stability(xs, lr))
+    report["max_converging_n"] = stability.max_converging_n(lr)
     if args.json:
         _print_json(report)
         return 0

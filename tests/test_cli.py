@@ -80,6 +80,7 @@ def test_unknown_flag_exits_2_with_one_line():
     assert process.stderr.count("\n") == 1 and "expected one argument" in process.stderr
 
 
+@pytest.mark.slow
 def test_reproduce_json_rows(capsys):
     status, out, _ = run_cli(capsys, "reproduce", "--json")
     rows = json.loads(out)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from gdsim import figures, plots
-from gdsim.reproduce import SEED_SGD_FIRST_INF_EPOCH, SEED_SGD_LOSSES
+from gdsim.studies.xs_ys.reproduce import SEED_SGD_FIRST_INF_EPOCH, SEED_SGD_LOSSES
 
 _CACHE: dict[str, tuple] = {}
 
@@ -207,6 +207,7 @@ def test_minibatch_noise_variance_falls_as_one_over_b():
     assert np.any(np.diff(single, axis=0) > 0)                # batch size 1: noisy
 
 
+@pytest.mark.slow
 def test_the_animation_is_a_small_gif_of_the_escape_and_byte_stable(tmp_path):
     module, d = computed("escape_animation")
     assert abs(d["exact_final"] - d["shallow_x"]) < 1e-6            # exact GD: shallow well

@@ -18,7 +18,7 @@ def test_import_gdsim_is_light():
 
 def test_the_engine_and_the_network_stack_need_only_numpy():
     loaded = modules_after("import gdsim.optim, gdsim.simulate, gdsim.surfaces, gdsim.nn.model, "
-                           "gdsim.models, gdsim.regression, gdsim.cli")
+                           "gdsim.studies.cnn.model, gdsim.studies.xs_ys.regression, gdsim.cli")
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 

@@ -39,8 +39,9 @@ from typing import Any, Callable
 import numpy as np
 from numpy.polynomial import chebyshev
 
-from gdsim import curvature, datasets, optim
-from gdsim.models import seed_cnn  # the one place this study names the seed CNN's home
+from gdsim import curvature, optim
+from gdsim.studies.cnn.data import real_fake_images
+from gdsim.studies.cnn.model import seed_cnn
 from gdsim.nn.callbacks import Callback
 from gdsim.nn.layers import Dense
 from gdsim.nn.model import Sequential
@@ -140,8 +141,8 @@ def train_seed_cnn(setting: dict[str, Any] = CNN_SETTING, progress: Callable[[st
     every epoch (and at the end) on a fixed batch of training images, with BatchNormalization
     on batch statistics and dropout off: the loss the optimizer is descending, made
     deterministic. ``loss`` is the per-epoch training loss as ``fit`` reports it."""
-    x, y = datasets.real_fake_images(n=setting["n"], size=setting["size"], channels=3,
-                                     seed=setting["data_seed"], dtype="float64")
+    x, y = real_fake_images(n=setting["n"], size=setting["size"], channels=3,
+                            seed=setting["data_seed"], dtype="float64")
     model = seed_cnn(setting["size"], setting["size"], 3, 2, seed=setting["model_seed"], dtype="float64")
     opt = optim.Adam(setting["lr"])
     model.compile(opt, "categorical_crossentropy")

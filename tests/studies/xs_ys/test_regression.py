@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdsim import regression, reproduce
+from gdsim.studies.xs_ys import regression, reproduce, stability
+from gdsim.studies.xs_ys.data import seed_regression
 
 
 @settings(max_examples=25)
@@ -33,12 +34,9 @@ def test_infer_kernels_finds_every_root_of_a_known_function():
 
 @pytest.mark.parametrize("n", [18, 20])
 def test_predicted_first_inf_epoch_matches_the_float32_run(n):
-    from gdsim import analysis
-    from gdsim.datasets import seed_regression
-
     kernel = reproduce.seed_init_kernel()
     result = regression.run(n=n, kernel=kernel, epochs=200, predict_at=None)
-    ratio = analysis.regression_stability(seed_regression(n, "float64")[0], 0.01)["loss_ratio"]
+    ratio = stability.regression_stability(seed_regression(n, "float64")[0], 0.01)["loss_ratio"]
     predicted = regression.predicted_first_inf_epoch(result.loss[0], ratio, batch_size=n)
     assert predicted == result.first_inf_epoch
 

@@ -1,43 +1,10 @@
-"""The seed CNN: Keras's parameter counts, and both data formats compute the same function."""
+"""What fit does for speed on the seed CNN (background thread, in-place layers, reused buffers,
+one flat optimizer call) gives the bits of the plainest layer-by-layer loop."""
 
 import numpy as np
 import pytest
 
-from gdsim.models import seed_cnn
-
-
-@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
-def test_parameter_counts_match_keras(data_format):
-    model = seed_cnn(32, 32, 3, 2, data_format=data_format)
-    assert model.count_params() == 134_226
-    assert sum(w.size for w in model.trainable_weights) == 133_906
-    assert model.output_shape == (2,)
-
-
-def test_channels_first_equals_channels_last_on_transposed_input():
-    """Same weights (Keras keeps kernels (kh, kw, in, out) and flattens channels-last in both)."""
-    last = seed_cnn(16, 16, 3, 2, data_format="channels_last", dropout=False, dtype="float64")
-    first = seed_cnn(16, 16, 3, 2, data_format="channels_first", dropout=False, dtype="float64")
-    first.set_weights(last.get_weights())
-    x = np.random.default_rng(0).random((4, 16, 16, 3))
-    np.testing.assert_allclose(first.predict(x.transpose(0, 3, 1, 2)), last.predict(x), rtol=1e-12)
-    np.testing.assert_allclose(first(x.transpose(0, 3, 1, 2), training=True),
-                               last(x, training=True), rtol=1e-10)
-
-
-def test_outputs_are_probabilities_and_seeded():
-    x = np.random.default_rng(1).random((5, 16, 16, 3)).astype(np.float32)
-    a, b, c = (seed_cnn(16, 16, 3, 3, seed=s).predict(x) for s in (0, 0, 1))
-    np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-6)
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
-
-
-@pytest.mark.parametrize("kwargs,match", [({"classes": 1}, "classes must be >= 2"),
-                                          ({"data_format": "NHWC"}, "unknown data_format"),
-                                          ({"height": 2}, "height must be >= 4")])
-def test_bad_arguments(kwargs, match):
-    with pytest.raises((ValueError, TypeError), match=match):
-        seed_cnn(**kwargs)
+from gdsim.studies.cnn.model import seed_cnn
 
 
 def _plain_fit(model, x, y, batch_size, epochs):

@@ -1,14 +1,14 @@
-"""Ready-made models from the seed questions.
+"""The network of seed question 000 ("validation loss sometimes spikes"), and its recipe.
 
-``seed_cnn`` is the network of the "validation loss sometimes spikes" question
-(``shared/seeds/000_...``), layer for layer, including its ``K.image_data_format()`` branch:
-for ``channels_first`` the input is ``(depth, height, width)`` and BatchNormalization
-normalises axis 1 (``chanDim = 1``); otherwise ``(height, width, depth)`` and axis -1.
+``seed_cnn`` is the question's CNN (``shared/seeds/000_...``), layer for layer, including its
+``K.image_data_format()`` branch: for ``channels_first`` the input is ``(depth, height,
+width)`` and BatchNormalization normalises axis 1 (``chanDim = 1``); otherwise ``(height,
+width, depth)`` and axis -1. ``build_model`` compiles it as the question does.
 """
 
 from __future__ import annotations
 
-from gdsim import _validate
+from gdsim import _validate, optim, schedules
 from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                              MaxPooling2D)
 from gdsim.nn.model import Sequential
@@ -58,4 +58,20 @@ def seed_cnn(height: int = 32, width: int = 32, depth: int = 3, classes: int = 2
     ]
     model = Sequential(layers, name="seed_cnn", seed=seed, dtype=dtype)
     model.build()
+    return model
+
+
+def build_model(size: int, lr: float = 1e-4, *, epochs: int = 100, decay: bool = False,
+                dropout: bool = True, bn_momentum: float = 0.99, seed: int = 0) -> Sequential:
+    """The seed CNN for ``size x size x 3`` inputs, compiled as the seed compiles it:
+    ``Adam(lr)`` (``decay=True``: old Keras ``decay = lr / epochs``, i.e.
+    ``lr_t = lr / (1 + lr/epochs * t)``), categorical cross-entropy, accuracy."""
+    model = seed_cnn(size, size, 3, 2, dropout=dropout, seed=seed)
+    bn_momentum = _validate.in_range("bn_momentum", bn_momentum, 0.0, 1.0, high_open=False)
+    for layer in model.layers:
+        if isinstance(layer, BatchNormalization):
+            layer.momentum = bn_momentum
+    rate = schedules.legacy_decay(lr, lr / epochs) if decay else lr
+    model.compile(optimizer=optim.Adam(learning_rate=rate), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
     return model

@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from gdsim import analysis, optim, regression
+from gdsim import optim
 from gdsim.nn.model import DivergenceWarning
-from gdsim.regression import json_number
+from gdsim.studies.xs_ys import regression, stability
+from gdsim.studies.xs_ys.data import seed_regression
+from gdsim.studies.xs_ys.regression import json_number
 
 #: Every number the seed question printed (Keras float32, progress-bar rounding).
 SEED_SGD_LOSSES = [450.9794, 1603.0852, 5698.4731, 20256.3398, 72005.1719, 255956.5938,
@@ -81,13 +83,13 @@ def sgd_divergence_rows() -> list[Row]:
         value = result.loss[epoch - 1]
         rows.append(Row(scenario, f"loss epoch {epoch}", seed_value, value,
                         _close(seed_value, value)))
-    stability = analysis.regression_stability(regression.seed_regression(20, "float64")[0], 0.01)
-    predicted = regression.predicted_first_inf_epoch(SEED_SGD_LOSSES[0], stability["loss_ratio"],
+    report = stability.regression_stability(seed_regression(20, "float64")[0], 0.01)
+    predicted = regression.predicted_first_inf_epoch(SEED_SGD_LOSSES[0], report["loss_ratio"],
                                                      batch_size=20)
     seed_ratio = SEED_SGD_LOSSES[-1] / SEED_SGD_LOSSES[-2]
     rows += [
-        Row(scenario, "loss ratio per epoch", seed_ratio, stability["loss_ratio"],
-            _close(seed_ratio, stability["loss_ratio"]),
+        Row(scenario, "loss ratio per epoch", seed_ratio, report["loss_ratio"],
+            _close(seed_ratio, report["loss_ratio"]),
             "(1 - lr*lambda_max)^2 from the Hessian vs the seed's epoch 20/19"),
         Row(scenario, "first inf epoch", SEED_SGD_FIRST_INF_EPOCH, result.first_inf_epoch,
             result.first_inf_epoch == SEED_SGD_FIRST_INF_EPOCH, "the fit run"),
@@ -135,7 +137,7 @@ def ten_point_rows() -> list[Row]:
 def threshold_rows(kernel: float) -> list[Row]:
     """'With 18 or more points it blows up' -- and the Hessian says where the edge really is."""
     rows = []
-    max_n = analysis.max_converging_n(0.01)
+    max_n = stability.max_converging_n(0.01)
     for n, claim in ((18, "blows up"), (17, "fine (below 18)")):
         result = regression.run(n=n, kernel=kernel, epochs=500, predict_at=None)
         diverges = result.first_inf_epoch is not None or result.loss[-1] > result.loss[0]

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
 from gdsim import _validate, optim
-from gdsim.datasets import seed_regression
 from gdsim.nn.layers import Dense
 from gdsim.nn.model import Sequential
+from gdsim.studies.xs_ys.data import seed_regression
 
 #: glorot_uniform's limit for a Dense layer with one input and one output: sqrt(6 / (1 + 1)).
 GLOROT_LIMIT_1X1 = math.sqrt(3.0)
@@ -164,7 +164,7 @@ def final_quantity(n: int, optimizer_name: str, which: str, epochs: int = 500,
     updates, full batch); ``which="predict"``: ``predict([25.0])`` after ``epochs`` updates.
     All kernels are simulated in one vectorized ``simulate.run`` (full-batch gradient descent
     on the same least-squares problem in the same dtype), which is what makes a 1-D search over
-    hundreds of inits take a second; the chosen inits are then confirmed by ``run``.
+    hundreds of inits cheap; the chosen inits are then confirmed by ``run``.
     """
     from gdsim import simulate
     from gdsim.problems import LinearRegression
