@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gdsim import analysis, curvature, optim, problems, simulate, surfaces
+from gdsim import curvature, optim, problems, simulate, surfaces
 from gdsim.nn.layers import Activation, Dense
 from gdsim.nn.model import Sequential
+from gdsim.studies.xs_ys import stability
 
 
 class GradientOnly:
@@ -52,7 +53,7 @@ def test_central_hvp_matches_the_exact_hessian_of_every_surface(name):
 
 def test_regression_sharpness_is_288_54_from_exact_and_central_products():
     problem = problems.LinearRegression.seed(20)
-    want = analysis.regression_stability(np.arange(1.0, 21.0), 0.01)["lambda_max"]
+    want = stability.regression_stability(np.arange(1.0, 21.0), 0.01)["lambda_max"]
     assert round(want, 2) == 288.54
     w = np.array([0.3, -0.2])
     for source in (problem, GradientOnly(problem)):
@@ -67,7 +68,7 @@ def test_lambda_max_of_the_xs_ys_model_through_the_public_gradient():
     for method in ("central", "complex"):
         got = curvature.model_sharpness(model, xs, xs / 2, method=method, iterations=2)
         assert abs(got - 288.5418) / 288.54 < 1e-5
-        assert abs(got - analysis.regression_stability(xs, 0.01)["lambda_max"]) / 288.54 < 1e-8
+        assert abs(got - stability.regression_stability(xs, 0.01)["lambda_max"]) / 288.54 < 1e-8
 
 
 def test_minibatch_hessian_of_the_regression_is_2_mean_a_a_transpose():
