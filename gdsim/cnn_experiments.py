@@ -297,8 +297,7 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
     """
     from gdsim import plots
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(_io.ensure_folder("out_dir", out_dir))
     stream = progress if progress is not None else (sys.stderr if json_output else sys.stdout)
     result = train_seed_run(n=n, epochs=epochs, batch_size=SEED["batch_size"], lr=SEED["lr"],
                             decay=decay, size=size, difficulty=SEED["difficulty"], seed=seed,
@@ -316,17 +315,16 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
         pass
     paths += [out / f"{stem}.json", out / f"{stem}.csv"]
     result["paths"] = [str(p) for p in paths]
-    if json_output:
-        import json
-        print(json.dumps({"history": result["history"], "spikes": result["spikes"],
-                          "seconds": result["seconds"], "settings": result["settings"]}))
+    if json_output:  # the same keys as the file it wrote
+        print(_io.dumps_json(payload))
     elif verbose:
         f, sp = result["final"], result["spikes"]
+        spikes_text = (f"{sp['count']} at epochs {', '.join(map(str, sp['epochs']))}"
+                       if sp["count"] else "none")
         print(f"{len(result['history']['loss'])} epochs in {result['seconds']:.1f} s "
               f"({result['images_per_second']:.0f} training images/s); final loss {f['loss']:.4f} "
               f"accuracy {f['accuracy']:.4f} val_loss {f['val_loss']:.4f} val_accuracy "
-              f"{f['val_accuracy']:.4f}; val_loss spikes: {sp['count']} at epochs {sp['epochs']}",
-              file=stream)
+              f"{f['val_accuracy']:.4f}; val_loss spikes: {spikes_text}", file=stream)
         for path in paths:
             print(f"wrote {path}", file=stream)
     return result
@@ -620,16 +618,11 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items() if k != "model"}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if math.isfinite(v) else str(v)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+    return _io.json_value(value)
 
 
 def save_results(path: str | os.PathLike, results: dict[str, Any]) -> None:
-    """Write results atomically as JSON (inf/NaN as the strings "inf"/"nan", models dropped)."""
+    """Write results atomically as strict JSON (inf/NaN as ``null``, models dropped)."""
     _io.save_json(path, _jsonable(results))
 
 

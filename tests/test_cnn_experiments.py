@@ -20,7 +20,7 @@ from PIL import Image
 from gdsim import cnn_experiments as ce
 from gdsim.nn.layers import BatchNormalization
 
-FIGURES = Path(__file__).resolve().parent.parent / "figures"
+FIGURES = Path(__file__).resolve().parent.parent / "gdsim" / "gallery"
 SCRIPTS = {"curves": "09_cnn_training_curves.py", "minibatch": "10_minibatch_noise_cnn.py",
            "validation": "11_validation_sample_size.py", "batchnorm": "12_batchnorm_dropout.py",
            "step": "13_step_size_cnn.py"}
@@ -195,7 +195,7 @@ def test_spike_table_and_results_file(tmp_path):
     assert lines[0].startswith("| experiment |") and len(lines) == 2 + len(d["table"])
     path = tmp_path / "r.json"
     ce.save_results(path, {"x": {"a": [1.0, float("nan"), float("inf")], "model": object()}})
-    assert json.loads(path.read_text()) == {"x": {"a": [1.0, "nan", "inf"]}}
+    assert json.loads(path.read_text()) == {"x": {"a": [1.0, None, None]}}
 
 
 @settings(max_examples=15, deadline=None)

@@ -15,7 +15,7 @@ barrier (0.082 high) and a deep well at x = -1.088.
   ``simulate.run`` call, 24,000 runs). Too little noise: stuck. Enough: escapes. Too much
   noise x lr: the quartic walls throw the iterate out and it diverges (hatched).
 
-Run:  python figures/03_noise_escape.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.03_noise_escape [--quick] [--out DIR]  (or: gdsim figures --only noise_escape)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 from gdsim import figures, noise, optim, plots, simulate, surfaces
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "03_noise_escape"
 TILT = 0.2
 X_START = 1.6
@@ -157,7 +157,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -10,7 +10,7 @@ validation loss (log scale), spikes circled (``gdsim.spikes``: > 20 % above the 
 minimum, back within 3 epochs); inf/NaN epochs, if any, are drawn on a band at the top and
 counted as divergence, not as spikes.
 
-Run:  python figures/13_step_size_cnn.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.13_step_size_cnn [--quick] [--out DIR]  (or: gdsim figures --only step_size_cnn)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from gdsim import cnn_experiments, figures, plots
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "13_step_size_cnn"
 
 
@@ -65,7 +65,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -14,7 +14,7 @@ oscillates -- it overshoots the minimum and swings back -- decaying only as fast
 
 All four betas run in one ``simulate.run`` (the momentum hyper-parameter is an array over runs).
 
-Run:  python figures/05_momentum.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.05_momentum [--quick] [--out DIR]  (or: gdsim figures --only momentum)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from gdsim import analysis, figures, optim, plots, simulate, surfaces
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "05_momentum"
 BETAS = np.array([0.0, 0.5, 0.9, 0.99])
 LR = 0.3
@@ -92,7 +92,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -16,7 +16,7 @@ Right: the spread of a size-m validation loss — the standard deviation over 40
 sets of m images resampled from the pool, averaged over the checkpoints — against m, with
 ``sd(l_i)/sqrt(m)`` (per-image losses l_i): a tenfold larger set, a ~3.2x smaller spread.
 
-Run:  python figures/11_validation_sample_size.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.11_validation_sample_size [--quick] [--out DIR]  (or: gdsim figures --only validation_sample_size)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 from gdsim import cnn_experiments, figures, plots
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "11_validation_sample_size"
 
 
@@ -88,7 +88,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -16,7 +16,7 @@ statistics that keep up with the weights). Bottom right (reduced setting,
 ``gdsim.cnn_experiments.EXPERIMENT``: 4000 images 16x16x3, 30 epochs, 3 seeds): with and without
 dropout — training vs validation loss.
 
-Run:  python figures/12_batchnorm_dropout.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.12_batchnorm_dropout [--quick] [--out DIR]  (or: gdsim figures --only batchnorm_dropout)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 from gdsim import cnn_experiments, figures, plots, spikes
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "12_batchnorm_dropout"
 
 
@@ -89,7 +89,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

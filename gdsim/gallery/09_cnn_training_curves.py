@@ -12,7 +12,7 @@ sometimes spikes above the training loss and comes back. Set-up here: ``real_fak
 The same run is ``gdsim reproduce cnn`` (``gdsim.cnn_experiments.reproduce_cnn``), which also
 writes the history as JSON and CSV.
 
-Run:  python figures/09_cnn_training_curves.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.09_cnn_training_curves [--quick] [--out DIR]  (or: gdsim figures --only cnn_training_curves)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gdsim import cnn_experiments, figures, plots
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "09_cnn_training_curves"
 
 
@@ -42,7 +42,7 @@ def plot(d: dict):
     return cnn_experiments.curves_figure(d)
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

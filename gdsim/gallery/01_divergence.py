@@ -12,7 +12,7 @@ each step, so the loss grows by ``1.885^2 = 3.55`` per epoch:
 until float32 overflows to inf (epoch 64) and inf - inf gives NaN (epoch 134).
 The right panel shows the two answers of the thread: lr = 1e-4, and Adam.
 
-Run:  python figures/01_divergence.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.01_divergence [--quick] [--out DIR]  (or: gdsim figures --only divergence)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from gdsim import analysis, figures, optim, plots, problems, regression, simulate
 from gdsim.reproduce import SEED_ADAM_PREDICTION, SEED_SGD_LOSSES, SEED_SMALL_LR_LOSSES
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "01_divergence"
 LR = 0.01
 EPOCHS = 500
@@ -121,7 +121,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     with warnings.catch_warnings():  # the divergence is the point, not a problem
         warnings.simplefilter("ignore")
         data = compute(quick)

@@ -14,7 +14,7 @@ Right: the learning rate fixed at Keras's default 0.01 and the data grown (xs = 
 ``lambda_max(n)`` grows like ``2n^2/3``, and 2/lambda_max(n) drops below 0.01 between n = 16
 and n = 17. That is the seed's "fine with 10 points, explodes with 18 or more".
 
-Run:  python figures/02_stability.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.02_stability [--quick] [--out DIR]  (or: gdsim figures --only stability)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from gdsim import analysis, figures, optim, plots, problems, regression, simulate
 from gdsim.reproduce import SEED_SGD_LOSSES
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "02_stability"
 EPOCHS = 500
 LR_DEFAULT = 0.01
@@ -141,7 +141,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -15,7 +15,7 @@ gradient around the full-data gradient, ``E||g_B - g||^2``, measured from sample
 (i.i.d. indices, inference-mode gradients so a batch gradient is a mean of per-sample ones),
 against B on log-log axes, with the fitted slope; the line is ``tr(Sigma)/B``.
 
-Run:  python figures/10_minibatch_noise_cnn.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.10_minibatch_noise_cnn [--quick] [--out DIR]  (or: gdsim figures --only minibatch_noise_cnn)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 from gdsim import cnn_experiments, figures, plots
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "10_minibatch_noise_cnn"
 
 
@@ -73,7 +73,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -15,7 +15,7 @@ so the kernel, whose gradients are ~ 14x larger, gets a ~ 14x smaller effective 
 (left), and every step moves each parameter by at most about ``lr`` (right): no blow-up, at
 the price of crawling when the start is far away.
 
-Run:  python figures/06_adam.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.06_adam [--quick] [--out DIR]  (or: gdsim figures --only adam)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from gdsim import figures, optim, plots, problems, regression, simulate
 from gdsim.reproduce import SEED_SGD_LOSSES
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "06_adam"
 
 
@@ -99,7 +99,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 
