@@ -220,3 +220,16 @@ def test_the_animation_is_a_small_gif_of_the_escape_and_byte_stable(tmp_path):
     assert data[:6] == b"GIF89a" and len(data) < 2_000_000
     with Image.open(tmp_path / "a.gif") as gif:
         assert gif.n_frames == len(d["steps"]) > 10
+
+
+def test_the_figure_scripts_are_package_data_a_wheel_carries():
+    """`pip install .` (not editable) must bring the scripts: gdsim.gallery is a package that
+    setuptools finds, and every script is a resource inside it."""
+    import importlib.resources
+
+    import setuptools
+
+    assert "gdsim.gallery" in setuptools.find_packages(
+        where=str(Path(figures.__file__).resolve().parent.parent), include=["gdsim*"])
+    shipped = {p.name for p in importlib.resources.files("gdsim.gallery").iterdir()}
+    assert set(figures.SCRIPTS.values()) <= shipped
