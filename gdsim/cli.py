@@ -76,8 +76,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([row.to_json() for row in rows])
     else:
-        print(f"The xs/ys question (seed question 1, quoted in {SEED_QUESTIONS}): "
-              f"Keras printed vs gdsim computed\n")
+        print(f"The xs/ys question (quoted in {SEED_QUESTIONS}): Keras printed vs gdsim "
+              f"computed\n")
         print(reproduce.format_table(rows))
     return 0
 

@@ -1,7 +1,7 @@
 """Ready-made models from the seed questions.
 
 ``seed_cnn`` is the network of the "validation loss sometimes spikes" question
-(``shared/seeds/000_...``), layer for layer, including its ``K.image_data_format()`` branch:
+(``docs/seed_questions.md``), layer for layer, including its ``K.image_data_format()`` branch:
 for ``channels_first`` the input is ``(depth, height, width)`` and BatchNormalization
 normalises axis 1 (``chanDim = 1``); otherwise ``(height, width, depth)`` and axis -1.
 """

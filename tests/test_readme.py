@@ -33,3 +33,21 @@ def test_readme_quick_start_and_ci_use_the_same_test_command():
     assert "ci-test-command" in ci and "<!-- ci-test-command -->" in README
     block = README.split("<!-- ci-test-command -->")[1].split("<!-- /ci-test-command -->")[0]
     assert "pytest" in block and "pip install" in block
+
+
+def test_the_reproduce_sample_is_the_real_output():
+    """Every line of the README's `gdsim reproduce` sample (but the prompt and the "..." that
+    stand for left-out rows) is a line of the real output, in the same order."""
+    from gdsim import cli
+
+    block = README.split("<!-- reproduce-sample:")[1].split("```text\n")[1].split("```")[0]
+    shown = [line for line in block.splitlines() if not line.startswith("$ ") and line != "..."]
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        assert cli.main(["reproduce"]) == 0
+    real = output.getvalue().splitlines()
+    position = 0
+    for line in shown:
+        assert line in real[position:], f"README line not in the real output (in order): {line!r}"
+        position = real.index(line, position) + 1
+    assert len([line for line in shown if line.strip()]) >= 15
