@@ -276,10 +276,11 @@ def curves_figure(result: dict[str, Any], title: str | None = None):
         top = np.nanmax(np.where(np.isfinite(values), values, np.nan)) if np.isfinite(values).any() else 1.0
         ax.set_ylim(0, max(1.05, min(3.0, 1.05 * top)))
         ax.legend(loc="upper right", ncol=2, fontsize=12)
+        plots.integer_ticks(ax)
         f = result["final"]
         plots.note(ax, f"final: train acc {f['accuracy']:.3f}, val acc {f['val_accuracy']:.3f}\n"
-                       f"{result['seconds']:.0f} s, {result['images_per_second']:.0f} train img/s",
-                   loc="lower right")
+                       f"{plots.duration(result['seconds'])}, "
+                       f"{result['images_per_second']:.0f} train img/s", loc="lower right")
     return fig
 
 
