@@ -1,4 +1,5 @@
 """Why the seed's loss explodes: SGD lr=0.01 on xs=1..20 multiplies the loss by (1 - lr*lambda_max)^2 = 3.55 every epoch.
+======================================================================================================================
 
 The seed question fits ``Dense(1)`` to ys = xs/2 (xs = 1..20) with Keras's default SGD
 (lr = 0.01). All 20 points fit in one batch of 32, so every epoch is one full-batch gradient

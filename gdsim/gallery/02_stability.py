@@ -1,4 +1,5 @@
 """Stability map of the seed regression: GD converges iff lr < 2/lambda_max, and at lr=0.01 iff n <= 16.
+=====================================================================================================
 
 Left: hundreds of learning rates, all in ONE vectorized ``simulate.run`` (the runs axis holds
 the learning rates), 500 full-batch SGD steps each on xs = 1..20 from the seed's initial

@@ -1,4 +1,5 @@
 """Perfect vs noisy gradient descent: exact GD stops in the nearest local minimum, noisy GD escapes to the deeper one.
+===================================================================================================================
 
 The first seed question's answer says some gradient noise is *desirable*: it can knock the
 optimizer out of a poor local minimum. Here is that toy figure, computed. The loss is the

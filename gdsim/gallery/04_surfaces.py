@@ -1,4 +1,5 @@
 """Optimizers on classic surfaces: GD, momentum, Nesterov, Adam and RMSprop on an ill-conditioned bowl, Rosenbrock and Beale.
+==========================================================================================================================
 
 Each panel is a loss surface's contours (log-spaced levels, so both the steep walls and the flat
 floor show) with the path of every optimizer from the same start; the legend gives where each

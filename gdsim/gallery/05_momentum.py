@@ -1,4 +1,5 @@
 """Momentum overshoots: on f(x) = x^2/2, heavy ball with beta = 0, 0.5, 0.9, 0.99 rings inside the envelope C*rho^k.
+=================================================================================================================
 
 Keras's ``SGD(momentum=beta)`` keeps a velocity: ``v <- beta*v - lr*f'(x); x <- x + v``. On the
 1-D quadratic ``f(x) = lambda x^2 / 2`` this is a linear recurrence in two numbers::

@@ -1,4 +1,5 @@
 """Why Adam works on the seed problem: it gives the kernel and the bias their own step sizes, so the steep kernel direction cannot blow up.
+========================================================================================================================================
 
 The loss of ``Dense(1)`` on xs = 1..20 is a long narrow valley in the (kernel, bias) plane: the
 kernel multiplies inputs up to 20, so the loss is ~ 140x more curved along it than along the

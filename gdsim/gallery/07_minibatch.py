@@ -1,4 +1,5 @@
 """Minibatch noise: smaller batches give noisier loss curves, and the gradient-noise variance falls as 1/B.
+========================================================================================================
 
 Left: SGD (lr = 5e-4, stable for every batch size here) on the seed regression xs = 1..20,
 with Keras-style minibatches (reshuffled every epoch, last partial batch kept) of size 1, 4 and

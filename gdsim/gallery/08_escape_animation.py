@@ -1,4 +1,5 @@
 """Animation of figure 03: exact GD settles in the shallow well while 40 noisy runs hop the barrier into the deep one.
+===================================================================================================================
 
 The same tilted double well ``f(x) = x^4/4 - x^2/2 + 0.2 x`` and the same two updates as figure
 03 (exact: ``x <- x - lr f'(x)``; noisy: ``x <- x - lr (f'(x) + sigma z)``, lr = 0.1,

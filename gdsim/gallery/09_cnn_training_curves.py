@@ -1,4 +1,5 @@
 """The seed's "training result graph": train/val loss and accuracy of the seed CNN, spikes marked.
+===============================================================================================
 
 Seed question 000: ~8000 genuine/fake images, the seed CNN (``gdsim.models.seed_cnn``,
 134,226 parameters at 32x32x3), Adam lr 1e-4, batch 32, 100 epochs; the validation loss

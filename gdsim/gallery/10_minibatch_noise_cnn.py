@@ -1,4 +1,5 @@
 """Minibatch noise in the seed CNN: spikes per batch size, and gradient-noise variance falling as 1/B.
+===================================================================================================
 
 The seed's answer: "minibatches (here 32) add extra noise, the price of faster convergence".
 Set-up (reduced from the seed's 8000 32x32 images / 100 epochs to fit a shared 2-core machine,

@@ -1,4 +1,5 @@
 """A finite validation sample: the same checkpoints scored on 200, 2000 and 20000 images.
+======================================================================================
 
 The seed's answer: validation metrics are noisier still, because the validation set is a
 smaller sample (and not what is optimised). Set-up: one run of the seed CNN (reduced setting,

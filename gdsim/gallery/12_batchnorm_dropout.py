@@ -1,4 +1,5 @@
 """BatchNorm's train/inference mismatch and dropout: the spikes live in the inference-mode network.
+================================================================================================
 
 The training loss Keras prints is measured in *training mode* — dropout on, BatchNorm using
 each batch's own mean/variance — and averaged over an epoch while the weights move; the

@@ -1,4 +1,5 @@
 """Step size in the seed CNN: lr 1e-4 to 1e-1 — larger steps overshoot, more validation spikes; none diverged.
+===========================================================================================================
 
 The seed's answer: "even the exact gradient direction can raise the loss by overshooting,
 especially at a large learning rate". Set-up: the reduced seed run

@@ -341,17 +341,20 @@ class Sequential:
             stream=None) -> History:
         """Train for ``epochs`` epochs; returns a History whose ``history["loss"]`` is Keras's.
 
-        shuffle: True (a new gdsim permutation per epoch from ``seed``), False (sequential
-            batches), "batch" (shuffle inside each batch, like Keras) or "keras" (Keras-JAX's
-            exact order: ``np.random.permutation`` from a legacy NumPy RNG seeded with ``seed``,
-            one permutation consumed by Keras's build of a fresh model, then one per epoch —
-            pair it with ``keras.utils.set_random_seed(seed)`` on the Keras side).
-        validation_split: the LAST fraction of (x, y), taken before shuffling, as Keras does.
-        checkpoint: a path; after every epoch the full training state (weights, optimizer
-            state, every random stream, history, epoch) is written there atomically.
-        resume: with ``checkpoint``, continue from that file if it exists. The resumed run's
-            weights and history are bit-identical to an uninterrupted run's.
-        stream: where progress lines go (default: standard output).
+        The other arguments are Keras's; these say how gdsim reads them:
+
+        Args:
+            shuffle: True (a new gdsim permutation per epoch from ``seed``), False (sequential
+                batches), "batch" (shuffle inside each batch, like Keras) or "keras" (Keras-JAX's
+                exact order: ``np.random.permutation`` from a legacy NumPy RNG seeded with ``seed``,
+                one permutation consumed by Keras's build of a fresh model, then one per epoch —
+                pair it with ``keras.utils.set_random_seed(seed)`` on the Keras side).
+            validation_split: the LAST fraction of (x, y), taken before shuffling, as Keras does.
+            checkpoint: a path; after every epoch the full training state (weights, optimizer
+                state, every random stream, history, epoch) is written there atomically.
+            resume: with ``checkpoint``, continue from that file if it exists. The resumed run's
+                weights and history are bit-identical to an uninterrupted run's.
+            stream: where progress lines go (default: standard output).
         """
         self._require_compiled("fit")
         x, y = self._prepare_xy(x, y)
