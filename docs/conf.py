@@ -97,6 +97,7 @@ sphinx_gallery_conf = {
     "image_scrapers": (_written_images,),
     "reset_modules": (),
     "doc_module": ("gdsim",),
+    "prefer_full_module": {r"gdsim\."},  # gdsim.optim.SGD, never a shortened name
     "backreferences_dir": "gen_modules/backreferences",
     "abort_on_example_error": True,
     "download_all_examples": False,
@@ -118,5 +119,27 @@ def _plain_shapes(app, what, name, obj, options, lines) -> None:
     lines[:] = text.split("\n")
 
 
+_MODULE_GALLERY = re.compile(r"^\.\. minigallery:: (gdsim[\w.]*)$", re.M)
+
+
+def _module_minigallery(app, docname, source) -> None:
+    """``.. minigallery:: gdsim.optim`` lists the examples that use any public name of the
+    module: sphinx-gallery records uses per class and function, so the directive is expanded
+    to all of them (read from the module, so the list never goes stale)."""
+    import importlib
+    import inspect
+
+    def names(match):
+        module = importlib.import_module(match.group(1))
+        public = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+        defined = [n for n in public if (inspect.isclass(getattr(module, n, None))
+                                         or inspect.isfunction(getattr(module, n, None)))
+                   and getattr(getattr(module, n), "__module__", "") == module.__name__]
+        return ".. minigallery:: " + " ".join(f"{module.__name__}.{n}" for n in defined)
+
+    source[0] = _MODULE_GALLERY.sub(names, source[0])
+
+
 def setup(app) -> None:
     app.connect("autodoc-process-docstring", _plain_shapes)
+    app.connect("source-read", _module_minigallery)

@@ -52,7 +52,7 @@ def test_a_gallery_page_and_an_api_page_build_with_warnings_as_errors(tmp_path):
     assert process.returncode == 0, process.stderr[-3000:]
     page = (out / "auto_examples" / "05_momentum.html").read_text()
     assert "Momentum overshoots" in page                      # the docstring, as the text
-    assert "def compute(quick" in page                        # the code
+    assert '<span class="nf">compute</span>' in page          # the code, highlighted
     assert '<img' in page and "05_momentum" in page           # the image the script wrote
     assert "05_momentum.py" in page and "Download" in page    # the download links
     api = (out / "api.html").read_text()
