@@ -131,7 +131,8 @@ def _module_minigallery(app, docname, source) -> None:
 
     def names(match):
         module = importlib.import_module(match.group(1))
-        public = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+        public = getattr(module, "__all__", None) or [n for n in vars(module)
+                                                      if not n.startswith("_")]
         defined = [n for n in public if (inspect.isclass(getattr(module, n, None))
                                          or inspect.isfunction(getattr(module, n, None)))
                    and getattr(getattr(module, n), "__module__", "") == module.__name__]

@@ -1,8 +1,9 @@
 """The lecture figures: find, describe and run the figure scripts in ``gdsim/gallery/``.
 
 Each figure is one textbook-style script ``gdsim/gallery/NN_name.py`` (set-up, run, plot, read
-top to bottom) with ``compute(quick=False) -> dict`` (the data the figure's claim rests on, which the
-tests assert on) and ``main(out_dir=..., quick=False) -> list[Path]`` (the images written).
+top to bottom) with ``compute(quick=False) -> dict`` (the data the figure's claim rests on,
+which the tests assert on) and ``main(out_dir=..., quick=False) -> list[Path]`` (the images
+written).
 This module is what ``gdsim figures`` calls::
 
     names()                         -> ["divergence", "stability", ...]

@@ -1,7 +1,7 @@
 """Hypothesis strategies for property tests of optimizer math.
 
-Reuse them in your own tests (``pip install "gdsim[testing]"`` installs hypothesis; this is the only gdsim
-module that imports it, and ``import gdsim`` does not import this module). A complete
+Reuse them in your own tests (``pip install "gdsim[testing]"`` installs hypothesis; this is
+the only gdsim module that imports it, and ``import gdsim`` does not import it). A complete
 property test, "one GD step on any quadratic with ``lr < 2 / lambda_max`` lowers the
 loss"::
 
