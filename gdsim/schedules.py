@@ -229,10 +229,16 @@ class CosineDecay(Schedule):
 
 
 class PolynomialDecay(Schedule):
-    """Keras ``PolynomialDecay``: from ``lr0`` down to ``end_learning_rate`` along a power.
+    r"""Keras ``PolynomialDecay``: from ``lr0`` down to ``end_learning_rate`` along a power.
 
     ``s = min(step, decay_steps)``, ``p = s / decay_steps``,
-    ``lr = (lr0 - end_learning_rate) * (1 - p)**power + end_learning_rate``.
+    ``lr = (lr0 - end_learning_rate) * (1 - p)**power + end_learning_rate``:
+
+    .. math::
+
+        \eta_t = (\eta_0 - \eta_\text{end})
+                 \left(1 - \frac{\min(t, T)}{T}\right)^{p} + \eta_\text{end}
+
     With ``cycle=True`` the decay restarts: ``decay_steps`` is multiplied by
     ``ceil(step / decay_steps)`` (1 at step 0) instead of clipping ``step``.
     """
@@ -265,14 +271,18 @@ class PolynomialDecay(Schedule):
 
 
 class CosineDecayRestarts(Schedule):
-    """Keras ``CosineDecayRestarts`` (SGDR, Loshchilov & Hutter 2017): cosine decays that
+    r"""Keras ``CosineDecayRestarts`` (SGDR, Loshchilov & Hutter 2017): cosine decays that
     restart, each ``t_mul`` times longer and starting ``m_mul`` times lower than the last.
 
     With ``c = step / first_decay_steps``, the restart index ``i`` and the fraction ``f`` of the
     current period are ``i = floor(c)``, ``f = c - i`` when ``t_mul == 1``, else
     ``i = floor(log(1 - c*(1 - t_mul)) / log(t_mul))``,
     ``f = (c - (1 - t_mul**i)/(1 - t_mul)) / t_mul**i``; then
-    ``lr = lr0 * ((1 - alpha) * 0.5 * m_mul**i * (1 + cos(pi*f)) + alpha)``.
+    ``lr = lr0 * ((1 - alpha) * 0.5 * m_mul**i * (1 + cos(pi*f)) + alpha)``:
+
+    .. math::
+
+        \eta_t = \eta_0 \left((1 - \alpha)\, \tfrac12\, m^{i} (1 + \cos \pi f) + \alpha\right)
     """
 
     def __init__(self, initial_learning_rate: Any, first_decay_steps: Any, t_mul: Any = 2.0,

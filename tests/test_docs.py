@@ -57,4 +57,4 @@ def test_a_gallery_page_and_an_api_page_build_with_warnings_as_errors(tmp_path):
     assert "05_momentum.py" in page and "Download" in page    # the download links
     api = (out / "api.html").read_text()
     assert "auto_examples/05_momentum.html" in api            # backreference to the example
-    assert "PolynomialDecay" in api
+    assert "PolynomialDecay" in api and 'class="math' in api  # its formula, for MathJax
