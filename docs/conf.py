@@ -49,6 +49,7 @@ exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
 html_theme = "alabaster"
 html_static_path: list[str] = []
 html_title = f"gdsim {release}"
+smartquotes = False  # `--quick` stays two hyphens, as typed in a shell
 myst_heading_anchors = 3
 suppress_warnings = [
     "myst.header",     # the README's heading levels are GitHub's, not a book's

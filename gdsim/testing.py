@@ -33,8 +33,12 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ModuleNotFoundError as missing:  # say how to get it, not just what is missing
+    raise ModuleNotFoundError(f"gdsim.testing needs hypothesis ({missing}): "
+                              f"pip install 'gdsim[testing]'", name=missing.name) from None
 
 from gdsim import _validate
 from gdsim.surfaces import Quadratic, Surface

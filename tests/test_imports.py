@@ -66,3 +66,11 @@ def test_an_unknown_attribute_is_an_attribute_error():
         gdsim.optimm
     with pytest.raises(AttributeError, match="no attribute 'Dens'"):
         gdsim.nn.Dens
+
+
+def test_gdsim_testing_without_hypothesis_says_which_extra_to_install():
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "try:\n    import gdsim.testing\n"
+            "except ModuleNotFoundError as exc:\n    print(exc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'gdsim[testing]'" in out.stdout
