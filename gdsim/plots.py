@@ -154,7 +154,7 @@ def integer_ticks(ax: Any, axis: str = "x") -> None:
     """Whole-number ticks only (epochs): a 4-epoch run gets 1, 2, 3, 4, not 1.5 and 2.5."""
     from matplotlib.ticker import MaxNLocator
 
-    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True))
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def plain_log_ticks(ax: Any, axis: str = "y") -> None:
