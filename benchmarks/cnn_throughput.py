@@ -7,9 +7,17 @@ This is a benchmark, not a test: the machine is shared and timings are noisy, so
 each measurement, taking turns, and keeps the best (least disturbed) of the repeats.
 
     python benchmarks/cnn_throughput.py [--images 1600] [--repeats 4] [--json]
+    python benchmarks/cnn_throughput.py --profiles [--images 1600] [--repeats 4] [--json]
 
 Keras runs on whatever ``KERAS_BACKEND`` says (default jax). To compare several installed
 backends, run once per backend; the issue's target is the ratio against the fastest.
+
+gdsim runs under the portable numerics profile (:mod:`gdsim.numerics`, pinned below before
+NumPy loads), the profile users get; ``--native-kernels`` (or ``GDSIM_NUMERICS=native``)
+measures the machine's own kernels instead. ``--profiles`` measures gdsim alone (training)
+under both: the profile is fixed when a process loads NumPy, so each measurement is a fresh
+process, and the two profiles take turns (portable, native, portable, ...) ``--repeats``
+times; the best of each is reported with the ratio native / portable.
 """
 
 from __future__ import annotations
@@ -18,11 +26,16 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
 
-import numpy as np
+from gdsim import numerics
+
+numerics.pin(native=numerics.requested_native(sys.argv[1:]))  # before NumPy loads
+
+import numpy as np  # noqa: E402
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -87,6 +100,7 @@ def measure(images: int, repeats: int) -> dict:
     train = best_rates([gdsim_train, keras_train], images, repeats)
     inference = best_rates([gdsim_predict, keras_predict], images, repeats)
     result = {
+        "numerics": numerics.label(),
         "keras_backend": keras.backend.backend(),
         "images": images,
         "gdsim_images_per_s": train[0],
@@ -102,19 +116,77 @@ def measure(images: int, repeats: int) -> dict:
     return result
 
 
+def gdsim_rate(images: int) -> float:
+    """Training images per second of gdsim alone: one warm-up epoch, then one timed epoch."""
+    from gdsim import optim
+    from gdsim.models import seed_cnn
+    from gdsim.nn import blas
+
+    x, y = data(images)
+    model = seed_cnn(32, 32, 3, 2)
+    model.compile(optimizer=optim.Adam(1e-4), loss="categorical_crossentropy")
+    with blas.blas_threads(1):  # as the studies train
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        return best_rates([lambda: model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False,
+                                             verbose=0)], images, 1)[0]
+
+
+def measure_profiles(images: int, repeats: int) -> dict:
+    """gdsim's training rate under the portable and the native profile, each measurement in a
+    fresh process, the profiles taking turns; the best of ``repeats`` for each."""
+    best: dict[str, float] = {}
+    labels: dict[str, str] = {}
+    for _ in range(repeats):
+        for profile in ("portable", "native"):
+            env = {**os.environ, numerics.ENV_VAR: profile}
+            out = subprocess.run([sys.executable, __file__, "--gdsim-only", "--images",
+                                  str(images)], env=env, capture_output=True, text=True,
+                                 check=True).stdout
+            measured = json.loads(out)
+            best[profile] = max(best.get(profile, 0.0), measured["gdsim_images_per_s"])
+            labels[profile] = measured["numerics"]
+    return {"images": images, "repeats": repeats,
+            "portable_images_per_s": best["portable"], "native_images_per_s": best["native"],
+            "native_over_portable": best["native"] / best["portable"],
+            "portable_profile": labels["portable"], "native_profile": labels["native"]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1600, help="images per timed epoch")
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--native-kernels", action="store_true",
+                        help="this machine's own kernels instead of the portable profile")
+    parser.add_argument("--profiles", action="store_true",
+                        help="gdsim alone under both numerics profiles, in separate processes")
+    parser.add_argument("--gdsim-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.images < BATCH or args.repeats < 1:
         parser.error(f"--images must be >= {BATCH} and --repeats >= 1")
+    if args.gdsim_only:  # one measurement of --profiles, in this fresh process
+        print(json.dumps({"numerics": numerics.label(),
+                          "gdsim_images_per_s": gdsim_rate(args.images)}))
+        return 0
+    if args.profiles:
+        result = measure_profiles(args.images, args.repeats)
+        if args.json:
+            print(json.dumps(result, indent=1))
+            return 0
+        print(f"seed CNN training, 32x32x3, batch {BATCH}, Adam, float32, 1 BLAS thread; "
+              f"best of {args.repeats}, profiles taking turns")
+        print(f"  portable: {result['portable_images_per_s']:7.0f} images/s   "
+              f"[{result['portable_profile']}]")
+        print(f"  native  : {result['native_images_per_s']:7.0f} images/s   "
+              f"[{result['native_profile']}]")
+        print(f"  native / portable {result['native_over_portable']:.2f}")
+        return 0
     result = measure(args.images, args.repeats)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     print(f"seed CNN, 32x32x3, batch {BATCH}, Adam, float32; Keras backend {result['keras_backend']}")
+    print(f"  gdsim numerics: {result['numerics']}")
     print(f"  training : gdsim {result['gdsim_images_per_s']:7.0f} images/s   "
           f"Keras {result['keras_images_per_s']:7.0f} images/s   ratio {result['ratio']:.2f}")
     print(f"  inference: gdsim {result['gdsim_inference_images_per_s']:7.0f} images/s   "

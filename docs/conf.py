@@ -29,6 +29,11 @@ sys.path.insert(0, str(ROOT))  # document the checkout, not an older installed g
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import gdsim  # noqa: E402
+from gdsim import numerics  # noqa: E402
+
+# The gallery's numbers under the portable profile, as `gdsim figures` computes them (this
+# must happen before anything imports NumPy; sphinx itself does not).
+NUMERICS = numerics.pin_for([])
 
 project = "gdsim"
 author = "the gdsim authors"
@@ -134,10 +139,12 @@ def _module_minigallery(app, docname, source) -> None:
         module = importlib.import_module(match.group(1))
         public = getattr(module, "__all__", None) or [n for n in vars(module)
                                                       if not n.startswith("_")]
-        defined = [n for n in public if (inspect.isclass(getattr(module, n, None))
-                                         or inspect.isfunction(getattr(module, n, None)))
-                   and getattr(getattr(module, n), "__module__", "") == module.__name__]
-        return ".. minigallery:: " + " ".join(f"{module.__name__}.{n}" for n in defined)
+        objects = [getattr(module, n, None) for n in public]
+        # Uses are recorded under each object's own module (a package re-exports its parts).
+        used = sorted({f"{obj.__module__}.{obj.__qualname__}" for obj in objects
+                       if (inspect.isclass(obj) or inspect.isfunction(obj))
+                       and obj.__module__.startswith(module.__name__)})
+        return ".. minigallery:: " + " ".join(used)
 
     source[0] = _MODULE_GALLERY.sub(names, source[0])
 

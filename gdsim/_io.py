@@ -135,11 +135,19 @@ def ensure_folder(name: str, path: str | os.PathLike) -> str:
     return path
 
 
-def save_figure(figure: Any, path: str | os.PathLike, **savefig_kwargs: Any) -> None:
+#: The metadata key each format offers for a free-text description (the numerics profile).
+DESCRIPTION_KEY = {"png": "Description", "svg": "Description", "pdf": "Subject"}
+
+
+def save_figure(figure: Any, path: str | os.PathLike, description: str | None = None,
+                **savefig_kwargs: Any) -> None:
     """``figure.savefig`` atomically, with metadata fixed so the same figure gives the same
-    bytes (no creation date or software version in PNG/SVG/PDF)."""
+    bytes (no creation date or software version in PNG/SVG/PDF); ``description`` (e.g. the
+    numerics profile) goes into the format's description field."""
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
     metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
                 "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}.get(fmt, {})
+    if description is not None and fmt in DESCRIPTION_KEY:
+        metadata[DESCRIPTION_KEY[fmt]] = description
     atomic_write(path, lambda handle: figure.savefig(handle, format=fmt, metadata=metadata,
                                                      **savefig_kwargs))

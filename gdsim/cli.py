@@ -5,7 +5,14 @@
     gdsim regression [options]          any variant of the xs/ys run, Keras-style output
     gdsim analyze regression [options]  Hessian, critical learning rate, predicted loss ratio
     gdsim figures [--out DIR] [--only NAME] [--quick] [--list]   the lecture figures
+    gdsim explore [--out explorer.html] [--surface NAME] [--quick]   the offline explorer page
+    gdsim numerics [--json]             the numerics profile this command computes under
     gdsim --version
+
+The command runs under the portable numerics profile (the same bits on every x86-64 machine
+with AVX2; :mod:`gdsim.numerics`), pinned by ``gdsim.__main__`` before NumPy loads.
+``gdsim --native-kernels COMMAND`` (or ``GDSIM_NUMERICS=native``) uses the machine's own
+kernels instead: faster on AVX-512 machines, and its results are marked machine-specific.
 
 A bare ``gdsim`` (or ``gdsim analyze`` without a target) prints the usage on stdout and exits
 with status 2, the status of every other usage error. Bad flags or values print one line
@@ -179,11 +186,43 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- explore
+def cmd_explore(args: argparse.Namespace) -> int:
+    from gdsim import explorer
+
+    names = None if args.surface is None else [n.strip() for s in args.surface for n in s.split(",")]
+    path = explorer.write(args.out, surfaces=names, quick=args.quick,
+                          progress=lambda line: print(f"  {line}", file=sys.stderr))
+    print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser, no network needed")
+    return 0
+
+
+# ----------------------------------------------------------------------------- numerics
+def cmd_numerics(args: argparse.Namespace) -> int:
+    from gdsim import numerics
+
+    info = numerics.record()
+    if args.json:
+        _print_json(info)
+        return 0
+    print(info["label"])
+    if not info["portable"]:
+        print(f"  not the portable profile: {info['reason']}")
+    print(f"  BLAS threads {info['blas_threads']}; NumPy SIMD targets "
+          f"{' '.join(info['numpy_simd']) or 'none'}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gdsim", description="Optimizer simulator for teaching, cross-checked "
                                                 "against Keras.")
     parser.add_argument("--version", action="version", version=f"gdsim {gdsim.__version__}")
+    parser.add_argument("--native-kernels", action="store_true",
+                        help="use this machine's own BLAS/SIMD kernels (faster on AVX-512, "
+                             "results machine-specific); default: the portable profile. Acts "
+                             "when the command starts (gdsim, python -m gdsim), before NumPy "
+                             "loads; same as GDSIM_NUMERICS=native")
     parser.set_defaults(handler=None, usage_of=parser)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
@@ -241,7 +280,33 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--quick", action="store_true", help="reduced, seconds-long versions")
     figures.add_argument("--list", action="store_true", help="name the figures and stop")
     figures.set_defaults(handler=cmd_figures)
+
+    explore = commands.add_parser("explore", help="write the offline interactive explorer: one "
+                                                  "self-contained HTML file")
+    explore.add_argument("--out", default="explorer.html", help="the HTML file to write "
+                                                                "(default ./explorer.html)")
+    explore.add_argument("--surface", action="append", metavar="NAME",
+                         help="bowl, rosenbrock, double_well, saddle, himmelblau (comma-separated "
+                              "or repeated; default all)")
+    explore.add_argument("--quick", action="store_true", help="fewer slider stops and steps "
+                                                              "(a smaller file, built in seconds)")
+    explore.set_defaults(handler=cmd_explore)
+    numerics = commands.add_parser("numerics", help="the numerics profile (portable or native: "
+                                                    "BLAS kernels, SIMD, versions)")
+    numerics.add_argument("--json", action="store_true")
+    numerics.set_defaults(handler=cmd_numerics)
     return parser
+
+
+def _note_profile() -> None:
+    """Commands whose numbers a reader compares with the book say, on stderr, when they were
+    not computed under the portable profile."""
+    from gdsim import numerics
+
+    info = numerics.profile()
+    if not info["portable"]:
+        print(f"gdsim: numerics profile {numerics.label(info)} ({info['reason']}): results "
+              f"are machine-specific", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,6 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
             status = args.handler(args)
+            if (status == 0 and args.command in ("reproduce", "figures")
+                    and not getattr(args, "list", False)):
+                _note_profile()  # after the work: a bad flag stays a one-line error
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return status
     except BrokenPipeError:

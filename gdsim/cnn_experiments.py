@@ -49,7 +49,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gdsim import _io, _validate, datasets, models, optim, schedules, spikes
+from gdsim import _io, _validate, datasets, models, numerics, optim, schedules, spikes
 from gdsim.nn import blas
 from gdsim.nn.callbacks import Callback
 from gdsim.nn.layers import BatchNormalization
@@ -292,7 +292,8 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
     channels_last, 2 classes; ``decay``: old Keras ``decay=lr/epochs``) with Keras-style
     progress (on stderr when ``json_output``, so stdout stays JSON), then writes, atomically,
     ``out_dir/09_cnn_training_curves.{png,svg}``, ``out_dir/<stem>.json`` (settings, history,
-    spikes, seconds) and ``out_dir/<stem>.csv`` (the per-epoch history). Returns the result
+    spikes, seconds, the numerics profile) and ``out_dir/<stem>.csv`` (the per-epoch history,
+    after a ``# gdsim numerics profile: ...`` line). Returns the result
     dict (``history``, ``spikes``, ``seconds``, ``paths``, ...); with ``json_output`` also
     prints it as JSON on stdout.
     """
@@ -305,11 +306,12 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
                             verbose=verbose, progress=stream,
                             history_path=out / f"{stem}.partial.json")
     paths = plots.save(curves_figure(result), out, "09_cnn_training_curves")
-    payload = {k: result[k] for k in ("settings", "history", "spikes", "train_spikes", "seconds",
-                                      "images_per_second", "final", "epoch_seconds")}
+    payload = numerics.stamp({k: result[k] for k in ("settings", "history", "spikes", "train_spikes",
+                                                     "seconds", "images_per_second", "final",
+                                                     "epoch_seconds")})
     _io.save_json(out / f"{stem}.json", payload)
-    _io.atomic_write(out / f"{stem}.csv", lambda fh: fh.write(history_csv(result["history"])),
-                     mode="w")
+    csv_text = numerics.csv_header() + history_csv(result["history"])
+    _io.atomic_write(out / f"{stem}.csv", lambda fh: fh.write(csv_text), mode="w")
     try:
         os.remove(out / f"{stem}.partial.json")
     except FileNotFoundError:
@@ -687,6 +689,7 @@ def results_payload(results: dict[str, dict[str, Any]],
             entry["seconds"] = r["experiment_seconds"]
         payload["experiments"][name] = entry
     payload["markdown_table"] = spike_table(results)
+    payload["numerics"] = numerics.record()
     if full_run is not None:
         payload["full_run"] = {k: full_run[k] for k in ("settings", "seconds", "images_per_second",
                                                         "final", "spikes", "train_spikes")

@@ -50,6 +50,8 @@ SCRIPTS = {
     "validation_sample_size": "11_validation_sample_size.py",
     "batchnorm_dropout": "12_batchnorm_dropout.py",
     "step_size_cnn": "13_step_size_cnn.py",
+    # Keras's and PyTorch's forms of the same optimizers (issue 17).
+    "same_name_different_numbers": "14_same_name_different_numbers.py",
 }
 
 
@@ -129,13 +131,18 @@ def make_all(out_dir: str | os.PathLike, only: str | Iterable[str] | None = None
 
 def cli(main, argv: list[str] | None = None) -> list[Path]:
     """The command line every figure script shares: ``python -m gdsim.gallery.NN_name [--out
-    DIR] [--quick]``; prints the paths written (default folder: :func:`default_out_dir`)."""
+    DIR] [--quick] [--native-kernels]``; prints the paths written (default folder:
+    :func:`default_out_dir`). (The script has already chosen its numerics profile with
+    :func:`gdsim.numerics.pin_for` before NumPy loaded.)"""
     import argparse
 
     parser = argparse.ArgumentParser(description=(main.__module__ or "figure script"))
     parser.add_argument("--out", default=None, help="output folder, created if missing "
                                                     "(default: figures/ or figures/quick/)")
     parser.add_argument("--quick", action="store_true", help="reduced sizes, seconds per figure")
+    parser.add_argument("--native-kernels", action="store_true",
+                        help="this machine's own kernels (results machine-specific) instead of "
+                             "the portable numerics profile")
     args = parser.parse_args(argv)
     out = default_out_dir(args.quick) if args.out is None else Path(args.out)
     _io.ensure_folder("--out", out)

@@ -29,7 +29,8 @@ gives, per run, the first step whose parameters are not finite (-1 if none).
 
 **Checkpoints.** ``checkpoint=PATH, checkpoint_every=N`` writes the whole simulation state
 (parameters, optimizer state, each run's bit-generator state, the noise carry, the trajectory
-so far) to an ``.npz`` atomically every N steps and at the end; ``resume=PATH`` continues from
+so far) to an ``.npz`` atomically (gdsim's one state-file format, :mod:`gdsim._statefile`)
+every N steps and at the end; ``resume=PATH`` continues from
 it with identical bits. The arguments must match those of the checkpointed run (checked).
 """
 
@@ -42,13 +43,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gdsim import _io, _validate, noise as noise_module, optim
+from gdsim import _statefile, _validate, noise as noise_module, optim
 
 __all__ = ["Trajectory", "run", "run_generators"]
 
 #: Random numbers held in memory per chunk (float64 entries); chunking never changes results.
 CHUNK_BUDGET = 1 << 22
-_FORMAT = "gdsim.simulate/1"
 
 
 @dataclasses.dataclass
@@ -98,22 +98,9 @@ def run_generators(seed: Any, run_ids: np.ndarray) -> list[np.random.Generator]:
             for i in np.asarray(run_ids).ravel()]
 
 
-def _pack_rngs(rngs: Sequence[np.random.Generator]) -> np.ndarray:
-    mask = (1 << 64) - 1
-    out = np.zeros((len(rngs), 6), dtype=np.uint64)
-    for r, rng in enumerate(rngs):
-        st = rng.bit_generator.state
-        s, inc = st["state"]["state"], st["state"]["inc"]
-        out[r] = [s >> 64, s & mask, inc >> 64, inc & mask, st["has_uint32"], st["uinteger"]]
-    return out
-
-
-def _unpack_rngs(rngs: Sequence[np.random.Generator], packed: np.ndarray) -> None:
-    for rng, row in zip(rngs, packed):
-        hi, lo, ihi, ilo, has, uint = (int(v) for v in row)
-        rng.bit_generator.state = {"bit_generator": "PCG64",
-                                   "state": {"state": (hi << 64) | lo, "inc": (ihi << 64) | ilo},
-                                   "has_uint32": has, "uinteger": uint}
+def _named(rngs: Sequence[np.random.Generator]) -> dict[str, np.random.BitGenerator]:
+    """The runs' bit generators by name (``run<flat index>``), as state files store them."""
+    return {f"run{r}": rng.bit_generator for r, rng in enumerate(rngs)}
 
 
 def _norm_last(g: np.ndarray) -> np.ndarray:
@@ -225,30 +212,27 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     params = x
     state = optimizer.init(params)
     step = 0
+    signature = {"fingerprint": fingerprint}
     if resume is not None:
-        saved = _io.load_npz(resume)
-        if str(saved.get("sim/format")) != _FORMAT or str(saved.get("sim/fingerprint")) != fingerprint:
-            raise ValueError(f"{os.fspath(resume)!r} is not a checkpoint of this simulation (different "
-                             f"problem, optimizer, noise, x0 shape, dtype, steps, record, run ids or seed)")
+        saved, streams = _statefile.read(
+            resume, "simulate", signature,
+            mismatch="is not a checkpoint of this simulation (different problem, optimizer, "
+                     "noise, x0 shape, dtype, steps, record, run ids or seed)")
         step = int(saved["sim/step"])
         params = saved["params"].astype(dtype, copy=False)
         state = optim.OptState.from_arrays(saved, prefix="opt/")
         diverged_at = saved["diverged_at"]
         traj_params, traj_loss, traj_gnorm = saved["traj/params"], saved["traj/loss"], saved["traj/grad_norm"]
         carry = {k[len("noise/"):]: v for k, v in saved.items() if k.startswith("noise/")}
-        if rngs:
-            _unpack_rngs(rngs, saved["rng/state"])
+        _statefile.restore_rngs(resume, streams, _named(rngs))
 
     def save() -> None:
-        arrays = {"sim/format": np.array(_FORMAT), "sim/fingerprint": np.array(fingerprint),
-                  "sim/step": np.array(step, dtype=np.int64), "params": params,
+        arrays = {"sim/step": np.array(step, dtype=np.int64), "params": params,
                   "diverged_at": diverged_at, "traj/params": traj_params, "traj/loss": traj_loss,
                   "traj/grad_norm": traj_gnorm}
         arrays.update(state.to_arrays(prefix="opt/"))
         arrays.update({f"noise/{k}": v for k, v in carry.items()})
-        if rngs:
-            arrays["rng/state"] = _pack_rngs(rngs)
-        _io.save_npz(checkpoint, arrays)
+        _statefile.write(checkpoint, "simulate", signature, arrays, _named(rngs))
 
     record_index = {int(s): i for i, s in enumerate(recorded)}
     exact = isinstance(oracle, noise_module.Exact)

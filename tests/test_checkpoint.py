@@ -174,3 +174,16 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_resuming_a_fit_under_another_numerics_profile_warns_once_naming_both(tmp_path, monkeypatch):
+    from gdsim import numerics
+
+    path = tmp_path / "run.npz"
+    make_model().fit(*make_data(), epochs=2, batch_size=8, verbose=0, checkpoint=path)
+    assert str(_io.load_npz(path)["numerics"]) == numerics.label()
+    monkeypatch.setattr(numerics, "_label", "native (machine-specific): elsewhere")
+    with pytest.warns(numerics.NumericsWarning) as caught:
+        make_model().fit(*make_data(), epochs=3, batch_size=8, verbose=0, checkpoint=path,
+                         resume=True)
+    assert len(caught) == 1 and "[native (machine-specific): elsewhere]" in str(caught[0].message)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from gdsim import cnn_experiments as ce
+from gdsim import cnn_experiments as ce, numerics
 from gdsim.nn.layers import BatchNormalization
 
 FIGURES = Path(__file__).resolve().parent.parent / "gdsim" / "gallery"
@@ -95,7 +95,9 @@ def test_reproduce_cnn_writes_figure_json_csv_and_prints_json(tmp_path, capsys):
     assert "Epoch 2/2" in err  # Keras-style progress goes to stderr when stdout is JSON
     saved = json.loads((tmp_path / "cnn_seed_run.json").read_text())
     assert saved["history"] == result["history"]
-    rows = (tmp_path / "cnn_seed_run.csv").read_text().splitlines()
+    assert saved["numerics"]["label"] == numerics.label()  # the profile it was computed under
+    header, *rows = (tmp_path / "cnn_seed_run.csv").read_text().splitlines()
+    assert header == f"# gdsim numerics profile: {numerics.label()}"
     assert rows[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(rows) == 3
     assert float(rows[2].split(",")[3]) == result["history"]["val_loss"][1]
     png = tmp_path / "09_cnn_training_curves.png"

@@ -36,7 +36,8 @@ def test_names_are_in_lecture_order_and_each_has_a_one_line_description():
     names = figures.names()
     assert names == ["divergence", "stability", "noise_escape", "surfaces", "momentum", "adam",
                      "minibatch", "escape_animation", "cnn_training_curves", "minibatch_noise_cnn",
-                     "validation_sample_size", "batchnorm_dropout", "step_size_cnn"]
+                     "validation_sample_size", "batchnorm_dropout", "step_size_cnn",
+                     "same_name_different_numbers"]
     for name in names:
         text = figures.describe(name)
         assert text and "\n" not in text and len(text) < 200, (name, text)
@@ -94,7 +95,7 @@ def test_the_noise_escape_figure_is_byte_identical_when_rerun(tmp_path):
 # ------------------------------------------------------------------------------ images
 
 @pytest.mark.parametrize("name", ["divergence", "stability", "noise_escape", "surfaces",
-                                  "momentum", "adam", "minibatch"])
+                                  "momentum", "adam", "minibatch", "same_name_different_numbers"])
 def test_each_figure_writes_a_projector_sized_png_and_an_svg(name, tmp_path):
     module, data = computed(name)
     paths = plots.save(module.plot(data), tmp_path, module.STEM)
@@ -174,6 +175,20 @@ def test_optimizers_on_surfaces_end_where_the_legend_says():
     rosen = d["panels"][1]["final_losses"]
     assert rosen["momentum"] < rosen["GD"] / 100 and rosen["Nesterov"] < rosen["GD"] / 100
     assert rosen["Adam"] < rosen["GD"] / 10
+
+
+def test_same_name_different_numbers_agree_where_they_should_and_part_ways_where_they_do():
+    _, d = computed("same_name_different_numbers")
+    m = d["momentum"]
+    k = d["decay_step"]
+    # constant lr: one algorithm written two ways; under the step decay: apart after the drop
+    assert d["momentum_constant_gap"] < 1e-12
+    assert np.allclose(m["keras"][:k + 1], m["torch"][:k + 1], rtol=1e-12, atol=1e-12)
+    assert d["momentum_gap"] > 0.3
+    a, r = d["adam_loss"], d["rmsprop_loss"]
+    assert np.allclose(a["keras_tiny_eps"], a["torch_tiny_eps"], rtol=1e-4)  # tiny eps: same numbers
+    assert a["keras"][-1] > 10 * a["torch"][-1]   # eps = 0.1: Keras's effective eps is larger
+    assert r["keras"][-1] > 5 * r["torch"][-1]    # sqrt(v + eps) >= sqrt(eps) slows Keras down
 
 
 def test_momentum_iterates_stay_inside_the_spectral_radius_envelope():

@@ -95,3 +95,24 @@ def test_a_state_changed_in_place_is_packed_afresh():
 
 def test_mixed_dtypes_are_not_flattened():
     assert not flattenable(optim.SGD(0.1), [np.ones(2, np.float32), np.ones(2, np.float64)])
+
+
+def test_flattenable_reads_the_optimizers_own_declaration():
+    """A user subclass that declares itself non-element-wise keeps the per-array path, even
+    though nothing else about it (type, hyper-parameters) would refuse it; one that declares
+    itself element-wise again is flattened."""
+
+    class SignSGD(optim.SGD):  # element-wise, declared so
+        elementwise = True
+
+        def _update(self, w, g, slots, lr, t):
+            return w - lr * np.sign(g), slots
+
+    class PerArrayNormalized(optim.SGD):
+        elementwise = False
+
+    params = [np.ones((2, 3)), np.ones(2)]
+    assert not PerArrayNormalized(0.1).is_elementwise()
+    assert not flattenable(PerArrayNormalized(0.1), params)
+    assert SignSGD(0.1).is_elementwise() and flattenable(SignSGD(0.1), params)
+    assert not flattenable(SignSGD(0.1, clipnorm=1.0), params)

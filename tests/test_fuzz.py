@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdsim import analysis, cli, datasets, noise, optim, regression, schedules, simulate, surfaces
+from gdsim.optim.torch_form import lr_scheduler
 from gdsim.nn import layers
 from gdsim.nn.model import Sequential
 from tests import fuzz_counter
@@ -101,6 +102,24 @@ ENTRY_POINTS = {
                                 "epsilon": BAD_SCALARS, "centered": BAD_SCALARS}),
     "Adagrad": (optim.Adagrad, {"initial_accumulator_value": BAD_SCALARS, "epsilon": BAD_SCALARS}),
     "optim.get": (optim.get, {"identifier": BAD_SCALARS}),
+    "torch_form.SGD": (optim.torch_form.SGD, {"lr": BAD_SCALARS, "momentum": BAD_SCALARS,
+                                              "dampening": BAD_SCALARS, "nesterov": BAD_SCALARS,
+                                              "maximize": BAD_SCALARS}),
+    "torch_form.Adam": (optim.torch_form.Adam, {"betas": BAD_SCALARS, "eps": BAD_SCALARS,
+                                                "weight_decay": BAD_SCALARS, "amsgrad": BAD_SCALARS}),
+    "torch_form.RMSprop": (optim.torch_form.RMSprop, {"alpha": BAD_SCALARS, "momentum": BAD_SCALARS,
+                                                      "centered": BAD_SCALARS}),
+    "torch_form.Adagrad": (optim.torch_form.Adagrad, {"lr_decay": BAD_SCALARS,
+                                                      "initial_accumulator_value": BAD_SCALARS}),
+    "OneCycleLR": (lambda max_lr=0.1, total_steps=10, pct_start=0.3, anneal_strategy="cos":
+                   lr_scheduler.OneCycleLR(max_lr, total_steps, pct_start=pct_start,
+                                           anneal_strategy=anneal_strategy),
+                   {"max_lr": BAD_SCALARS, "total_steps": BAD_SCALARS, "pct_start": BAD_SCALARS,
+                    "anneal_strategy": BAD_SCALARS}),
+    "StepLR": (lambda lr=0.1, step_size=3, gamma=0.5, steps_per_epoch=1:
+               lr_scheduler.StepLR(lr, step_size, gamma, steps_per_epoch),
+               {"lr": BAD_SCALARS, "step_size": BAD_SCALARS, "gamma": BAD_SCALARS,
+                "steps_per_epoch": BAD_SCALARS}),
     "Optimizer.step": (_step, {"params": BAD_ARRAYS, "grads": BAD_ARRAYS}),
     "ExponentialDecay": (lambda initial_learning_rate=0.1, decay_steps=10, decay_rate=0.9:
                          schedules.ExponentialDecay(initial_learning_rate, decay_steps, decay_rate),

@@ -28,7 +28,8 @@ def test_optim_imports_nothing_but_numpy_and_its_own_helpers():
         [sys.executable, "-c", "import sys, gdsim.optim; print(' '.join(m for m in sys.modules "
                                "if m.startswith('gdsim')))"],
         capture_output=True, text=True, check=True).stdout.split()}
-    assert gdsim_modules <= {"gdsim", "gdsim.optim", "gdsim._validate", "gdsim._io"}
+    outside = {m for m in gdsim_modules if not m.startswith("gdsim.optim.")}
+    assert outside <= {"gdsim", "gdsim.optim", "gdsim._validate", "gdsim._io"}, outside
     assert "numpy" in loaded
 
 

@@ -400,3 +400,44 @@ def test_size_one_hyperparameter_axes_broadcast_over_a_grid():
     with pytest.raises(ValueError, match="momentum has shape"):
         bad = optim.SGD(0.1, momentum=np.zeros((3, 1)))
         bad.step(x, x, bad.init(x))
+
+
+def test_is_elementwise_declarations():
+    """True exactly when a flat step equals the per-array steps: the rule says so, no norm
+    clipping, no array hyper-parameter, no plain callable learning rate."""
+    from gdsim import schedules
+
+    for cls in (optim.SGD, optim.Adam, optim.RMSprop, optim.Adagrad):
+        assert cls().is_elementwise() and cls(clipvalue=0.5, weight_decay=0.1).is_elementwise()
+        assert not cls(clipnorm=1.0).is_elementwise() and not cls(global_clipnorm=1.0).is_elementwise()
+        assert not cls(learning_rate=np.array([0.1, 0.2])).is_elementwise()
+        assert not cls(learning_rate=lambda t: 0.1).is_elementwise()
+        assert cls(learning_rate=schedules.CosineDecay(0.1, 10)).is_elementwise()
+        assert not cls(learning_rate=schedules.CosineDecay(np.array([0.1, 0.2]), 10)).is_elementwise()
+    assert not optim.Adam(beta_1=np.array([0.5, 0.9])).is_elementwise()
+
+    class Quiet(optim.Adam):  # replaces the update without saying: assumed not element-wise
+        def _update(self, w, g, slots, lr, t):
+            return w - lr * g / np.linalg.norm(g), slots
+
+    assert not Quiet().is_elementwise()
+    assert optim.Adam().is_elementwise()  # the parent's declaration is untouched
+
+
+def test_each_rule_is_a_pure_function_that_leaves_its_inputs_alone():
+    from gdsim.optim import adagrad, adam, rmsprop, sgd
+
+    w, g = np.array([1.0, -2.0]), np.array([0.5, 0.25])
+    slots = {"m": np.array([0.1, 0.2]), "v": np.array([0.3, 0.4])}
+    before = {k: v.copy() for k, v in slots.items()}
+    new_w, new_slots = adam.adam(w, g, slots, 0.1, 0, beta_1=0.9, beta_2=0.999, one_minus_beta_1=0.1,
+                                 one_minus_beta_2=0.001, epsilon=1e-7, amsgrad=False)
+    assert all(np.array_equal(slots[k], before[k]) for k in slots) and np.array_equal(w, [1.0, -2.0])
+    np.testing.assert_allclose(new_slots["m"], 0.9 * before["m"] + 0.1 * g)
+    assert np.all(np.sign(w - new_w) == np.sign(g))
+    assert sgd.sgd(w, g, {}, 0.1, 0, momentum=0.0, nesterov=False)[0].tolist() == [0.95, -2.025]
+    a = adagrad.adagrad(w, g, {"accumulator": np.zeros(2)}, 1.0, 0, epsilon=0.0)[0]
+    np.testing.assert_allclose(a, w - np.sign(g))
+    r = rmsprop.rmsprop(w, g, {"velocity": np.zeros(2)}, 0.1, 0, rho=0.0, one_minus_rho=1.0,
+                        momentum=0.0, epsilon=0.0, centered=False)[0]
+    np.testing.assert_allclose(r, w - 0.1 * np.sign(g))

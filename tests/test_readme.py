@@ -51,3 +51,11 @@ def test_the_reproduce_sample_is_the_real_output():
         assert line in real[position:], f"README line not in the real output (in order): {line!r}"
         position = real.index(line, position) + 1
     assert len([line for line in shown if line.strip()]) >= 15
+
+
+def test_same_name_different_numbers_example_prints_the_readme_output():
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(block_containing("equivalent.to_torch(keras)"), {})
+    shown = re.search(r"```text\n(SGD\(lr=0.1, momentum=0.9\).*?)```", README, flags=re.S).group(1)
+    assert output.getvalue().splitlines() == shown.strip().splitlines()

@@ -18,6 +18,10 @@ Run:  python -m gdsim.gallery.01_divergence [--quick] [--out DIR]  (or: gdsim fi
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 import warnings
 from pathlib import Path
 

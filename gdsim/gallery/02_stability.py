@@ -20,6 +20,10 @@ Run:  python -m gdsim.gallery.02_stability [--quick] [--out DIR]  (or: gdsim fig
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 import warnings
 from pathlib import Path
 

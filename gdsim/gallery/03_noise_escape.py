@@ -21,6 +21,10 @@ Run:  python -m gdsim.gallery.03_noise_escape [--quick] [--out DIR]  (or: gdsim 
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 import time
 from pathlib import Path
 

@@ -20,6 +20,10 @@ Run:  python -m gdsim.gallery.05_momentum [--quick] [--out DIR]  (or: gdsim figu
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 from pathlib import Path
 
 import numpy as np

@@ -21,6 +21,10 @@ Run:  python -m gdsim.gallery.06_adam [--quick] [--out DIR]  (or: gdsim figures 
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 from pathlib import Path
 
 import numpy as np

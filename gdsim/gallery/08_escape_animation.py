@@ -12,6 +12,10 @@ Run:  python -m gdsim.gallery.08_escape_animation [--quick] [--out DIR]  (or: gd
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 import io
 from pathlib import Path
 
@@ -82,9 +86,11 @@ def save_gif(images: list[Image.Image], path: Path, ms_per_frame: int = 80) -> N
     frames = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
     durations = [ms_per_frame] * (len(frames) - 1) + [2000]
 
+    comment = f"gdsim numerics profile: {numerics.label()}".encode()  # as plots.save does
+
     def write(handle) -> None:
         frames[0].save(handle, format="gif", save_all=True, append_images=frames[1:],
-                       duration=durations, loop=0, optimize=False)
+                       duration=durations, loop=0, optimize=False, comment=comment)
 
     _io.atomic_write(path, write)
 

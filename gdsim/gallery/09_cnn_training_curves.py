@@ -18,6 +18,10 @@ Run:  python -m gdsim.gallery.09_cnn_training_curves [--quick] [--out DIR]  (or:
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 from pathlib import Path
 
 from gdsim import cnn_experiments, figures, plots

@@ -22,6 +22,10 @@ Run:  python -m gdsim.gallery.11_validation_sample_size [--quick] [--out DIR]  (
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 from pathlib import Path
 
 import numpy as np

@@ -22,6 +22,10 @@ Run:  python -m gdsim.gallery.12_batchnorm_dropout [--quick] [--out DIR]  (or: g
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 from pathlib import Path
 
 import numpy as np

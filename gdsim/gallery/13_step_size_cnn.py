@@ -18,6 +18,10 @@ Run:  python -m gdsim.gallery.13_step_size_cnn [--quick] [--out DIR]  (or: gdsim
 
 from __future__ import annotations
 
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
+
 from pathlib import Path
 
 import numpy as np

@@ -28,6 +28,11 @@ _searched = False
 
 
 def _candidate_paths() -> list[str]:
+    """Loaded OpenBLAS libraries, NumPy's own first (SciPy, pulled in by Keras/JAX, loads its
+    own OpenBLAS too, and its thread count or kernels are not the ones NumPy uses)."""
+    import numpy
+
+    libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
     paths = []
     try:
         with open("/proc/self/maps") as maps:
@@ -37,13 +42,9 @@ def _candidate_paths() -> list[str]:
                     paths.append(path)
     except OSError:
         pass
-    if not paths:
-        import numpy
-
-        libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
-        if os.path.isdir(libs):
-            paths += [os.path.join(libs, f) for f in sorted(os.listdir(libs)) if "openblas" in f.lower()]
-    return paths
+    if not paths and os.path.isdir(libs):
+        paths += [os.path.join(libs, f) for f in sorted(os.listdir(libs)) if "openblas" in f.lower()]
+    return sorted(paths, key=lambda path: not path.startswith(libs + os.sep))
 
 
 def _find() -> tuple | None:

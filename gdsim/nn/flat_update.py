@@ -4,12 +4,11 @@ Why: the seed CNN has 22 weight arrays, 21 of them with at most 1,024 values. An
 step costs ~12 NumPy calls per array whatever its size, so 21 tiny arrays took ~0.3 ms of an
 0.55 ms Adam step; on one concatenated vector the same step takes ~0.2 ms.
 
-Same bits: every gdsim optimizer update is element-wise with scalar coefficients (``lr``,
-bias corrections, betas), so updating the concatenation of the arrays computes each element
-exactly as updating the arrays one by one. That holds only when nothing couples elements or
-arrays: :func:`flattenable` refuses ``clipnorm`` (a norm per array), ``global_clipnorm`` (a
-norm over all arrays, summed in another order) and array hyper-parameters (which broadcast
-over the leading axes of each array).
+Same bits: an optimizer whose update is element-wise with scalar coefficients (``lr``,
+bias corrections, betas) computes each element of the concatenated arrays exactly as it does
+array by array. Each optimizer declares when that holds (``is_elementwise``): not with
+``clipnorm`` (a norm per array), ``global_clipnorm`` (a norm over all arrays, summed in another
+order) or array hyper-parameters (which broadcast over the leading axes of each array).
 
 The model's weights and its public per-array ``optimizer_state`` are views into the flat
 vectors the last step returned, so the next step finds them already packed and concatenates
@@ -25,27 +24,14 @@ from typing import Sequence
 
 import numpy as np
 
-from gdsim import optim, schedules
-
-
-#: gdsim's own optimizers, whose updates are element-wise (a subclass may override ``_update``
-#: or ``step`` with something that is not, so only these exact types are flattened)
-_ELEMENTWISE = (optim.SGD, optim.Adam, optim.RMSprop, optim.Adagrad)
+from gdsim import optim
 
 
 def flattenable(optimizer: optim.Optimizer, params: Sequence[np.ndarray]) -> bool:
-    """Whether one flat update equals the per-array updates bit for bit (see module docstring)."""
-    if type(optimizer) not in _ELEMENTWISE or not params or len({p.dtype for p in params}) != 1:
-        return False
-    if optimizer.clipnorm is not None or optimizer.global_clipnorm is not None:
-        return False
-    hypers = optimizer._hyper_values()
-    learning_rate = optimizer.learning_rate
-    if isinstance(learning_rate, schedules.Schedule):
-        hypers += list(learning_rate.get_config().values())
-    elif callable(learning_rate):  # a plain function may return per-run arrays
-        return False
-    return not any(isinstance(h, np.ndarray) for h in hypers)
+    """Whether one flat update equals the per-array updates bit for bit: the optimizer says
+    its step is element-wise (:meth:`~gdsim.optim.Optimizer.is_elementwise`) and the arrays
+    share one dtype."""
+    return bool(params) and len({p.dtype for p in params}) == 1 and optimizer.is_elementwise()
 
 
 class FlatUpdate:
