@@ -122,7 +122,27 @@ def _plain_shapes(app, what, name, obj, options, lines) -> None:
     parts = "\n".join(lines).split("``")  # odd parts are inline literals: leave those alone
     text = "``".join(_STARRED_SHAPE.sub(r"\\*", part) if i % 2 == 0 else part
                      for i, part in enumerate(parts))
-    lines[:] = text.split("\n")
+    lines[:] = _indent_literal_blocks(text.split("\n"))
+
+
+def _indent_literal_blocks(lines: list[str]) -> list[str]:
+    """A docstring whose first line ends in ``::`` and whose code is indented as deep as the
+    rest loses that indentation when autodoc dedents it; indent such a block back."""
+    out, index = [], 0
+    while index < len(lines):
+        out.append(lines[index])
+        if lines[index].rstrip().endswith("::"):
+            index += 1
+            while index < len(lines) and not lines[index].strip():
+                out.append(lines[index])
+                index += 1
+            if index < len(lines) and not lines[index][:1].isspace():
+                while index < len(lines) and lines[index].strip():
+                    out.append("    " + lines[index])
+                    index += 1
+            continue
+        index += 1
+    return out
 
 
 _MODULE_GALLERY = re.compile(r"^\.\. minigallery:: (gdsim[\w.]*)$", re.M)
