@@ -1,14 +1,16 @@
 """Where a seed-CNN training step's time goes, by layer type (main thread, wall clock).
 
 Trains the seed network (32x32x3 inputs, 2 classes, batch 32, Adam 1e-4, float32) with
-``fit`` and times every layer's ``forward`` and ``backward`` call as the main thread sees it:
+``fit`` and times every layer's ``forward`` and ``backward`` call (with the fast engine: its
+kernel's, :mod:`gdsim.nn.fast.kernels`) as the main thread sees it:
 work handed to the background thread (weight gradients, dropout masks, pooling masks, the
 next batch's im2col) counts only where the main thread waits for it. What is left of the
 step ("optimizer and bookkeeping") is the flat Adam update, the loss and ``fit``'s own work.
 
-    python benchmarks/cnn_profile.py [--images 960] [--epochs 5] [--serial] [--json]
+    python benchmarks/cnn_profile.py [--images 960] [--epochs 5] [--serial] [--reference] [--json]
 
-``--serial`` profiles ``Sequential(background=False)`` (everything on one thread). Timing
+``--serial`` profiles ``Sequential(background=False)`` (everything on one thread);
+``--reference`` profiles ``fit(engine="reference")`` (the reference tier alone). Timing
 wrappers add ~1 us per call; the step time printed is measured without them.
 """
 
@@ -25,7 +27,7 @@ import cnn_throughput  # beside this script: run as ``python benchmarks/cnn_prof
 BATCH = cnn_throughput.BATCH
 
 
-def profile(images: int, epochs: int, background: bool) -> dict:
+def profile(images: int, epochs: int, background: bool, engine: str = "fast") -> dict:
     from gdsim import optim
     from gdsim.models import seed_cnn
 
@@ -37,7 +39,7 @@ def profile(images: int, epochs: int, background: bool) -> dict:
 
     def epoch_seconds() -> float:
         start = time.perf_counter()
-        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, engine=engine)
         return time.perf_counter() - start
 
     epoch_seconds()  # warm-up
@@ -45,28 +47,31 @@ def profile(images: int, epochs: int, background: bool) -> dict:
 
     seconds: dict[str, float] = collections.defaultdict(float)
     counts = collections.Counter(type(layer).__name__ for layer in model.layers)
-    for layer in model.layers:
+    # the objects whose forward/backward a step calls: the layers, or the fast engine's kernels
+    # (made by the warm-up fit)
+    steppers = model.layers if engine == "reference" else model._fast_engine.kernels
+    for layer, stepper in zip(model.layers, steppers):
         kind = type(layer).__name__
-        forward, backward = layer.forward, layer.backward
+        forward, backward = stepper.forward, stepper.backward
 
-        def timed_forward(x, training=False, _f=forward, _k=kind):
+        def timed_forward(*args, _f=forward, _k=kind, **kwargs):
             start = time.perf_counter()
-            out = _f(x, training=training)
+            out = _f(*args, **kwargs)
             seconds[_k] += time.perf_counter() - start
             return out
 
-        def timed_backward(g, _b=backward, _k=kind):
+        def timed_backward(*args, _b=backward, _k=kind, **kwargs):
             start = time.perf_counter()
-            out = _b(g)
+            out = _b(*args, **kwargs)
             seconds[_k] += time.perf_counter() - start
             return out
 
-        layer.forward, layer.backward = timed_forward, timed_backward
+        stepper.forward, stepper.backward = timed_forward, timed_backward
     total = sum(epoch_seconds() for _ in range(epochs))
     per_step = {kind: s / (epochs * steps) * 1e3 for kind, s in seconds.items()}
     wrapped_step = total / (epochs * steps) * 1e3
     per_step["optimizer and bookkeeping"] = wrapped_step - sum(per_step.values())
-    return {"background": background, "step_ms": step_ms, "images_per_s": BATCH / step_ms * 1e3,
+    return {"background": background, "engine": engine, "step_ms": step_ms, "images_per_s": BATCH / step_ms * 1e3,
             "layers": {kind: {"count": counts.get(kind, 0), "ms": ms, "share": ms / wrapped_step}
                        for kind, ms in sorted(per_step.items(), key=lambda kv: -kv[1])}}
 
@@ -76,15 +81,18 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=int, default=960, help="images per epoch")
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs (best one for the step)")
     parser.add_argument("--serial", action="store_true", help="profile background=False")
+    parser.add_argument("--reference", action="store_true", help='profile engine="reference"')
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.images < BATCH or args.epochs < 1:
         parser.error(f"--images must be >= {BATCH} and --epochs >= 1")
-    result = profile(args.images, args.epochs, not args.serial)
+    result = profile(args.images, args.epochs, not args.serial,
+                     "reference" if args.reference else "fast")
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    mode = "one thread" if args.serial else "with the background thread"
+    mode = ("reference engine" if args.reference else
+            "one thread" if args.serial else "with the background thread")
     print(f"seed CNN training step, batch {BATCH}, {mode}: {result['step_ms']:.2f} ms "
           f"({result['images_per_s']:.0f} images/s)")
     print(f"  {'layer':28s} {'ms per batch':>12s} {'share':>6s}")

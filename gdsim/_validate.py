@@ -96,7 +96,7 @@ def float_dtype(name: str, value: Any) -> np.dtype:
     """``float32`` or ``float64`` given as a string, a NumPy type or a dtype."""
     try:
         dtype = np.dtype(value)
-    except TypeError:
+    except (TypeError, SyntaxError, ValueError):  # np.dtype(",") parses a comma string: SyntaxError
         raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}") from None
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype}")

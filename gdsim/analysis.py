@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gdsim import _overflow
 from gdsim import _validate
 from gdsim.spikes import Spike, detect_spikes, spike_summary
 
@@ -170,7 +171,7 @@ def convergence_rate(values: Any, start: int, stop: int) -> Any:
     stop = _validate.integer("stop", stop, minimum=start + 1)
     if stop >= v.shape[0]:
         raise ValueError(f"stop must be < len(values) = {v.shape[0]}, got {stop}")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with _overflow.overflow_is_data():
         return _scalar_or_array((v[stop] / v[start]) ** (1.0 / (stop - start)))
 
 

@@ -393,18 +393,12 @@ def _row(runs: list[dict[str, Any]], curve: str = "val_loss") -> dict[str, Any]:
             "seconds_per_run": float(np.mean([r["seconds"] for r in runs]))}
 
 
-def _flat_grads(model) -> np.ndarray:
-    return np.concatenate([g.ravel() for layer in model.trainable_layers for g in layer.grads]
-                          ).astype(np.float64)
-
-
 def _batch_gradient(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Gradient of the mean loss over ``x`` in inference mode (BN moving statistics, no
     dropout), so a batch gradient is exactly the mean of its per-sample gradients."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        prediction = model._forward(x, training=False)
-        model._backward(model.loss.grad(y, prediction))
-    return _flat_grads(model)
+        _, grads = model.gradient(x, y)
+    return np.concatenate([g.ravel() for g in grads]).astype(np.float64)
 
 
 def gradient_noise(model, x: np.ndarray, y: np.ndarray, batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128),

@@ -43,7 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gdsim import _statefile, _validate, noise as noise_module, optim
+from gdsim import _overflow, _statefile, _validate, noise as noise_module, optim
 
 __all__ = ["Trajectory", "run", "run_generators"]
 
@@ -247,7 +247,7 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         traj_loss[i] = problem.value(params)
         traj_gnorm[i] = _norm_last(problem.grad(params) if g_exact is None else g_exact)
 
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with _overflow.overflow_is_data():
         while step < steps:
             end = min(steps, step + chunk_len)
             if checkpoint is not None:

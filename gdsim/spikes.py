@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from gdsim import _overflow
 from gdsim import _validate
 
 __all__ = ["Spike", "baseline", "detect_spikes", "spike_summary", "nonfinite_epochs"]
@@ -131,11 +132,11 @@ def detect_spikes(values: Any, threshold: float = 0.2, recovery: int = 3, warmup
     finite = np.isfinite(v)
     level = b + threshold * np.abs(b)
     epochs = np.arange(1, total + 1)
-    with np.errstate(invalid="ignore"):
+    with _overflow.overflow_is_data():
         exceeds = (epochs > warmup) & finite & ~np.isnan(b) & (v > level)
 
     previous = np.concatenate([[np.nan], v[:-1]])
-    with np.errstate(invalid="ignore"):
+    with _overflow.overflow_is_data():
         starts = np.flatnonzero(exceeds & np.isfinite(previous) & (previous <= level))
 
     spikes: list[Spike] = []
@@ -144,7 +145,7 @@ def detect_spikes(values: Any, threshold: float = 0.2, recovery: int = 3, warmup
         if s < resume:
             continue
         after = v[s + 1:]
-        with np.errstate(invalid="ignore"):
+        with _overflow.overflow_is_data():
             back = np.flatnonzero(np.isfinite(after) & (after <= level[s]))
         if back.size == 0:
             continue  # never returns: a sustained rise, not a spike

@@ -9,7 +9,7 @@ Every surface maps points of shape ``(..., d)`` to
 in float64, or in float32 when the points are float32 (any other input dtype is
 computed in float64). Non-finite points are allowed (a diverged run is data, not an
 error); they give inf/NaN values and NumPy's usual overflow warnings, which callers
-such as the simulator count under ``np.errstate``.
+such as the simulator silence (:func:`gdsim._overflow.overflow_is_data`).
 
 Bit-reproducibility. A simulator evaluates 10,000 runs in one call; a lecturer
 re-runs one of them alone. Both must agree bit for bit, so nothing here lets the

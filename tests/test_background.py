@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gdsim.nn import background
+from gdsim.nn.fast import background
 
 
 def test_results_and_errors_come_back_through_the_future():
@@ -40,7 +40,7 @@ def test_tasks_run_one_at_a_time_in_submission_order():
 
 _FORK_CHILD = """
 import os
-from gdsim.nn import background
+from gdsim.nn.fast import background
 assert background.submit(lambda: 1).result() == 1
 pid = os.fork()
 if pid == 0:  # child: exit 0 only if the task ran

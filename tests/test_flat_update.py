@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gdsim import optim
-from gdsim.nn.flat_update import FlatUpdate, flattenable
+from gdsim.nn.fast.flat_update import FlatUpdate, flattenable
 from gdsim.testing import optimizers
 
 shapes = st.lists(hnp.array_shapes(min_dims=1, max_dims=3, max_side=6), min_size=1, max_size=5)

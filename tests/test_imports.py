@@ -75,3 +75,39 @@ def test_gdsim_testing_without_hypothesis_says_which_extra_to_install():
             "except ModuleNotFoundError as exc:\n    print(exc)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'gdsim[testing]'" in out.stdout
+
+
+def _nn_modules_outside_fast():
+    from pathlib import Path
+
+    import gdsim.nn
+
+    root = Path(gdsim.nn.__file__).parent
+    return [path for path in sorted(root.rglob("*.py")) if "fast" not in path.relative_to(root).parts]
+
+
+def test_nothing_in_nn_outside_fast_imports_fast_but_the_engine_selection():
+    import ast
+
+    offenders = []
+    for path in _nn_modules_outside_fast():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(name.startswith("gdsim.nn.fast") for name in names) and path.name != "model.py":
+                offenders.append(f"{path.name}:{node.lineno}")
+            if isinstance(node, ast.ImportFrom) and node.module == "gdsim.nn" and any(
+                    alias.name == "fast" for alias in node.names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, offenders
+
+
+def test_the_reference_tier_has_no_speed_machinery():
+    """No threads, futures, prefetching, scratch flags or buffer reuse under gdsim/nn/ outside
+    fast/ (the words are checked in the code and its comments alike)."""
+    import re
+
+    forbidden = re.compile(r"threading|concurrent|Future|submit\(|prefetch|scratch|_buffer|reuse_buffers")
+    hits = [f"{path.name}:{number}: {line.strip()}" for path in _nn_modules_outside_fast()
+            for number, line in enumerate(path.read_text().splitlines(), 1) if forbidden.search(line)]
+    assert not hits, hits

@@ -40,92 +40,6 @@ def test_bad_arguments(kwargs, match):
         seed_cnn(**kwargs)
 
 
-def test_background_weight_gradients_give_the_same_bits():
-    """Weight-gradient GEMMs on the background thread (the default) change the timing only:
-    after 6 Adam steps with dropout and shuffling, every weight equals the one-thread run's."""
-    from gdsim import optim
-
-    rng = np.random.default_rng(3)
-    x = rng.random((96, 16, 16, 3), dtype=np.float32)
-    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 96)]
-    runs = []
-    for background in (True, False):
-        model = seed_cnn(16, 16, 3, 2)
-        model.background = background
-        model.compile(optimizer=optim.Adam(1e-2), loss="categorical_crossentropy")
-        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-        runs.append(model.get_weights())
-        # after fit, a layer used on its own computes its gradients synchronously again
-        assert not any(layer.use_background for layer in model.layers)
-    assert all(np.array_equal(a, b) for a, b in zip(*runs))
-    assert not np.array_equal(runs[0][0], seed_cnn(16, 16, 3, 2).get_weights()[0])
-
-
-def test_pending_background_gradients_are_waited_for():
-    """``layer.grads`` read right after ``backward`` holds the finished background result."""
-    from gdsim.nn.layers import Dense
-
-    rng = np.random.default_rng(0)
-    layer = Dense(5)
-    layer.build((4,), rng=rng)
-    x = rng.random((7, 4), dtype=np.float32)
-    g = rng.random((7, 5), dtype=np.float32)
-    layer.forward(x, training=True)
-    layer.backward(g)
-    synchronous = layer.grads
-    layer.use_background = True
-    layer.backward(g)
-    assert "_pending_grads" in layer.__dict__
-    np.testing.assert_array_equal(layer.grads[0], x.T @ g)
-    assert all(np.array_equal(a, b) for a, b in zip(layer.grads, synchronous))
-    assert "_pending_grads" not in layer.__dict__
-    layer.grads = []
-    assert layer.grads == []
-
-
-def test_in_place_training_step_gives_the_same_bits_and_spares_callers_arrays():
-    """In a training step the model lets a layer compute in place over an input the layer
-    before no longer needs (ReLU over a linear convolution's output) and write dL/dx into the
-    gradient handed down (a temporary): same outputs and gradients as layers called one by
-    one, which never touch their arguments."""
-    from gdsim import optim
-
-    rng = np.random.default_rng(5)
-    x = rng.random((8, 16, 16, 3), dtype=np.float32)
-    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 8)]
-    models = []
-    for _ in range(2):
-        model = seed_cnn(16, 16, 3, 2)
-        model.compile(optimizer=optim.Adam(1e-3), loss="categorical_crossentropy")
-        model.build()
-        models.append(model)
-    results = []
-    for index, model in enumerate(models):
-        if index == 0:
-            with model._training_step(len(x)):
-                prediction = model._forward(x, training=True)
-                _, grad = model.loss.value_and_grad(y, prediction)
-                model._backward(grad)
-        else:  # one layer at a time, checking that no layer overwrites what it is given
-            out = x
-            for layer in model.layers:
-                given, before = out, out.copy()
-                out = layer.forward(given, training=True)
-                np.testing.assert_array_equal(given, before)
-            prediction = out
-            _, grad = model.loss.value_and_grad(y, prediction)
-            for layer in reversed(model.layers):
-                layer.compute_input_grad = layer is not model.layers[0]
-                given, before = grad, grad.copy()
-                grad = layer.backward(given)
-                np.testing.assert_array_equal(given, before)
-        results.append([prediction] + [g for layer in model.layers for g in layer.grads])
-    assert len(results[0]) == 23
-    assert all(np.array_equal(a, b) for a, b in zip(*results))
-    assert not any(layer.scratch_grad_output or layer.scratch_input or layer.use_background
-                   for layer in models[0].layers)
-
-
 def _plain_fit(model, x, y, batch_size, epochs):
     """fit without any of its speed-ups: layers called one by one (no flags, fresh arrays),
     one per-array optimizer step per batch, in order (no shuffling). Returns the OptState."""
@@ -138,7 +52,6 @@ def _plain_fit(model, x, y, batch_size, epochs):
                 out = layer.forward(out, training=True)
             _, grad = model.loss.value_and_grad(y[start:start + batch_size], out)
             for layer in reversed(model.layers):
-                layer.compute_input_grad = layer is not model.layers[0]
                 grad = layer.backward(grad)
             params = [w for layer in layers for w in layer.trainable_weights]
             grads = [g for layer in layers for g in layer.grads]

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdsim import schedules
-from gdsim.nn.flat_update import flattenable
+from gdsim.nn.fast.flat_update import flattenable
 from gdsim.optim import OptState, torch_form
 from gdsim.optim.torch_form import lr_scheduler
 

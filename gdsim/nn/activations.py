@@ -55,7 +55,7 @@ _ROW = 16384  # elements; 64 KiB of float32 zeros stays in L2
 def _zero_row(size: int, dtype: np.dtype) -> np.ndarray | None:
     """A cached read-only zero row whose length divides ``size`` (``None`` if only a short one does).
 
-    ``np.maximum(x, 0)`` with a scalar 0 takes NumPy's slow scalar-broadcast loop (~3x slower
+    ``np.maximum(x, 0)`` with a scalar 0 takes NumPy's slow scalar-broadcast loop (slower
     than a binary loop on a 32768 x 16 float32 array); the same maximum against a broadcast
     row of zeros runs the contiguous SIMD loop. Same ufunc, same bits (NaN propagation too).
     """
@@ -83,7 +83,7 @@ def _relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 def _relu_grad(y: np.ndarray, g: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     # Keras (JAX backend) *selects*: relu'(0) = 0 and a dead unit passes 0 even when g is
-    # inf/NaN. Multiplying by the mask is 20x faster than np.where and identical for finite g
+    # inf/NaN. Multiplying by the mask is much faster than np.where and identical for finite g
     # (up to the sign of zero); the select path runs only when g holds inf/NaN.
     if not all_finite(g):
         result = np.where(y > 0, g, np.zeros((), g.dtype))

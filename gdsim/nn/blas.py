@@ -1,10 +1,11 @@
 """Control the number of OpenBLAS threads NumPy uses (no threadpoolctl needed).
 
-Why: the network's GEMMs are small (a 32-image batch of 32x32 conv features is a
-32768 x 27 by 27 x 16 product). With two OpenBLAS threads on a 2-core machine that is also
-running anything else, the threads spin-wait on each other: measured on the gdsim seed CNN,
-forward + backward took ~440 ms per batch with 2 threads under load vs ~12-27 ms with 1.
-Training therefore runs best single-threaded; :func:`blas_threads` sets that for a block.
+Why: a numerics guarantee first. OpenBLAS splits a GEMM into blocks by thread count and the
+blocks round differently, so the same product can differ in its last bits between one and
+two threads; ``Sequential.fit``/``evaluate``/``predict`` (both engines) therefore run the
+network's GEMMs at one thread (:func:`blas_threads`), which makes "same seed, same bits" hold
+on any number of cores. It is also the fast setting for the network's small GEMMs: two
+threads spin-waiting on each other on a busy 2-core machine are much slower than one.
 
 The setter is looked up in the OpenBLAS library NumPy already loaded (Linux: found through
 ``/proc/self/maps``; otherwise next to NumPy). If none is found (another BLAS, another OS),

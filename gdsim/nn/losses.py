@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from gdsim import _overflow
 from gdsim import _validate
 
 #: Keras's ``backend.epsilon()``: the crossentropy clip.
@@ -213,7 +214,7 @@ class CategoricalCrossentropy(_Crossentropy):
         if self.clip:
             dtype = p.dtype.type
             q = np.clip(q, dtype(EPSILON), dtype(1.0 - EPSILON))
-        with np.errstate(divide="ignore"):
+        with _overflow.overflow_is_data():
             return np.log(q)
 
     def _values(self, t, p):
@@ -233,7 +234,7 @@ class CategoricalCrossentropy(_Crossentropy):
             low, high = dtype(EPSILON), dtype(1.0 - EPSILON)
             h = -t / np.clip(q, low, high) * _clip_weight(q, low, high)
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with _overflow.overflow_is_data():
                 h = -t / q
         return (h - np.sum(h * q, axis=-1, keepdims=True)) / total
 
@@ -292,7 +293,7 @@ class BinaryCrossentropy(_Crossentropy):
         if self.clip:
             dtype = p.dtype.type
             p = np.clip(p, dtype(EPSILON), dtype(1.0 - EPSILON))
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with _overflow.overflow_is_data():
             bce = t * np.log(p)
             bce += (1 - t) * np.log(1 - p)
         return -bce
@@ -314,7 +315,7 @@ class BinaryCrossentropy(_Crossentropy):
             weight = _clip_weight(p, low, high)
         else:
             c, weight = p, 1
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with _overflow.overflow_is_data():
             g = (-t / c + (1 - t) / (1 - c)) * weight
         return g / d
 

@@ -1,7 +1,7 @@
 """``Sequential``: a Keras-like model whose ``fit`` reports exactly what Keras 3 reports.
 
 What ``fit`` computes per epoch, as Keras 3 does (keras/src/backend/jax/trainer.py,
-keras/src/metrics/reduction_metrics.py):
+keras/src/metrics/reduction_metrics.py; written out as code in :mod:`gdsim.nn.training`):
 
 * the data are cut into ``ceil(N / batch_size)`` batches (the last one partial), in a new
   order each epoch when shuffling;
@@ -27,22 +27,24 @@ import contextlib
 import math
 import os
 import warnings
-from concurrent.futures import Future
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from gdsim import _validate
+from gdsim import _overflow, _validate
 from gdsim import optim
 from gdsim.nn import losses as losses_module
-from gdsim.nn import background, blas, flat_update
+from gdsim.nn import blas
+from gdsim.nn import training as _training
 from gdsim.nn import checkpoint as checkpoint_module
 from gdsim.nn import metrics as metrics_module
 from gdsim.nn.callbacks import Callback, History
-from gdsim.nn.layers import Layer
+from gdsim.nn.fast.engine import FastEngine  # the engine selection: the one import of nn.fast
+from gdsim.nn.layers import BatchNormalization, Layer
 from gdsim.nn.progbar import ProgressBar
 
 SHUFFLE_MODES = ("true", "false", "batch", "keras")
+ENGINES = ("fast", "reference")
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -65,23 +67,22 @@ class Sequential:
         dropout masks use ``SeedSequence(seed, spawn_key=(0, i))``; ``fit``'s shuffling uses
         ``spawn_key=(1,)`` unless ``fit(seed=...)`` is given. Same seed, same bits.
     dtype : "float32" (default, like Keras) or "float64".
-    blas_threads : OpenBLAS threads while training/predicting (default 1; None leaves NumPy's
-        setting). The network's GEMMs are small: two threads spin-waiting on a busy 2-core
-        machine made a training step 5x slower (measured), one thread costs ~5% when idle.
-    background : bool (default True). During training, work off the main chain of a step
-        (weight-gradient GEMMs, dropout and max-pool masks, the next batch's im2col) runs on a
-        background thread (:mod:`gdsim.nn.background`); the results are bit-identical either
-        way, only the time differs (~12% per seed-CNN step on 2 cores). The training data must
-        not be changed in place during ``fit``: the next batch is read ahead.
+    background : bool (default True). With ``fit(engine="fast")``, work off the main chain of
+        a step (weight-gradient GEMMs, dropout and max-pool masks, the next batch's im2col) runs
+        on a background thread (:mod:`gdsim.nn.fast.background`); the results are bit-identical
+        either way, only the time differs. The training data must not be changed in place
+        during ``fit``: the next batch is read ahead.
+
+    ``fit``, ``evaluate`` and ``predict`` run the network's GEMMs with OpenBLAS at one thread
+    (:func:`gdsim.nn.blas.blas_threads`): OpenBLAS splits a GEMM by thread count and rounds
+    each split differently, so a fixed count is what makes "same seed, same bits" hold on any
+    number of cores.
     """
 
     def __init__(self, layers: Iterable[Layer] | None = None, *, name: str = "sequential",
-                 seed: int = 0, dtype: str = "float32", blas_threads: int | None = 1,
-                 background: bool = True) -> None:
+                 seed: int = 0, dtype: str = "float32", background: bool = True) -> None:
         self.name = name
         self.background = _validate.boolean("background", background)
-        self.blas_threads = (None if blas_threads is None
-                             else _validate.integer("blas_threads", blas_threads, minimum=1))
         self.seed = _validate.integer("seed", seed, minimum=0)
         self.dtype = _validate.float_dtype("dtype", dtype)
         self.layers: list[Layer] = []
@@ -94,7 +95,7 @@ class Sequential:
         self.stop_training = False
         self.history: History | None = None
         self._shuffle_streams: dict[tuple[str, int], Any] = {}
-        self._flat_update = flat_update.FlatUpdate()
+        self._fast_engine: FastEngine | None = None
         for layer in layers or []:
             self.add(layer)
 
@@ -251,76 +252,21 @@ class Sequential:
         if not ok:
             raise ValueError(f"{name} must have {wanted} to match the model's output, got {y.shape}")
 
-    # ------------------------------------------------------------------ passes
-    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
-        return x
-
-    def _backward(self, grad: np.ndarray) -> None:
-        # Nothing upstream of the first layer needs dL/dx: skipping it saves ~12% of a CNN
-        # step. Set on every pass, since a layer object may also sit in another model.
-        for index, layer in enumerate(self.layers):
-            layer.compute_input_grad = index > 0
-            # every gradient handed down is a fresh array of the layer above: reusable
-            layer.scratch_grad_output = True
-        try:
-            for layer in reversed(self.layers):
-                grad = layer.backward(grad)
-        finally:
-            for layer in self.layers:
-                layer.scratch_grad_output = False
-
-    @contextlib.contextmanager
-    def _training_step(self, batch_size: int) -> Iterator[None]:
-        """Per-step layer flags: a layer may compute in place over an input the layer before no
-        longer needs, write again into the arrays it returned in the last step, and
-        (``background=True``) hand work to the background thread, starting with the dropout
-        masks. Reset afterwards: a layer used on its own, or by another model, gets none of
-        it. A step that fails leaves nothing behind: its background work is waited for and
-        unused dropout draws are undone (a checkpoint resumes bit for bit)."""
-        for previous, layer in zip([None] + self.layers[:-1], self.layers):
-            layer.scratch_input = previous is not None and not previous.keeps_output
-            layer.reuse_buffers = True
-            layer.use_background = self.background
-            if self.background:
-                layer.prefetch(batch_size)
-        try:
-            yield
-        except BaseException:
-            background.drain()
-            raise
-        finally:
-            for layer in self.layers:
-                layer.discard_prefetch()
-                layer.use_background = layer.scratch_input = layer.reuse_buffers = False
-
-    def _train_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One Keras train_step: loss at the current weights, then one optimizer update."""
-        with self._training_step(x.shape[0]):
-            prediction = self._forward(x, training=True)
-            loss, grad = self.loss.value_and_grad(y, prediction)
-            self._backward(grad)
-        layers = self.trainable_layers
-        params = [w for layer in layers for w in layer.trainable_weights]
-        grads = [g for layer in layers for g in layer.grads]
-        if flat_update.flattenable(self.optimizer, params):
-            params, self.optimizer_state = self._flat_update.step(
-                self.optimizer, params, grads, self.optimizer_state)
-        else:
-            params, self.optimizer_state = self.optimizer.step(params, grads, self.optimizer_state)
-        start = 0
-        for layer in layers:
-            count = len(layer.trainable_weights)
-            layer.set_trainable_weights(params[start:start + count])
-            start += count
-        return loss, prediction
+    # ------------------------------------------------------------------ engines
+    def _engine(self, engine: str) -> Any:
+        """The engine ``fit`` runs: the reference (:mod:`gdsim.nn.training`) or the fast one
+        (:mod:`gdsim.nn.fast`), kept from call to call while the layers stay the same."""
+        if _validate.choice("engine", engine, ENGINES) == "reference":
+            return _training.ReferenceEngine(self)
+        if self._fast_engine is None or not self._fast_engine.serves(self):
+            self._fast_engine = FastEngine(self)
+        return self._fast_engine
 
     @contextlib.contextmanager
     def _numerics(self) -> Iterator[None]:
-        """Overflow is data here (counted, reported once), and BLAS runs single-threaded."""
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-                blas.blas_threads(self.blas_threads):
+        """Overflow is data here (counted, reported once), and BLAS runs single-threaded (the
+        same bits on any number of cores)."""
+        with _overflow.overflow_is_data(), blas.blas_threads(1):
             yield
 
     def _require_built(self, what: str) -> None:
@@ -338,7 +284,7 @@ class Sequential:
             validation_split: float = 0.0, validation_data: tuple | None = None,
             shuffle: bool | str = True, initial_epoch: int = 0, seed: int | None = None,
             checkpoint: str | os.PathLike | None = None, resume: bool = False,
-            stream=None) -> History:
+            stream=None, engine: str = "fast") -> History:
         """Train for ``epochs`` epochs; returns a History whose ``history["loss"]`` is Keras's.
 
         The other arguments are Keras's; these say how gdsim reads them:
@@ -355,8 +301,12 @@ class Sequential:
             resume: with ``checkpoint``, continue from that file if it exists. The resumed run's
                 weights and history are bit-identical to an uninterrupted run's.
             stream: where progress lines go (default: standard output).
+            engine: "fast" (default) or "reference": the same bits either way
+                (:mod:`gdsim.nn.training` defines what is computed; :mod:`gdsim.nn.fast`
+                computes it faster).
         """
         self._require_compiled("fit")
+        engine_name = _validate.choice("engine", engine, ENGINES)
         x, y = self._prepare_xy(x, y)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         epochs = _validate.integer("epochs", epochs, minimum=0)
@@ -403,6 +353,7 @@ class Sequential:
                                 f"got {type(callback).__name__}")
             callback.set_model(self)
         self.history = history
+        runner = self._engine(engine_name)
         order = _BatchOrder(len(x), batch_size, mode, self._shuffle_stream(mode, seed, len(x)))
         self.stop_training = False
         for callback in callback_list:
@@ -414,9 +365,10 @@ class Sequential:
                 if verbose:
                     print(f"Epoch {epoch + 1}/{epochs}", file=stream)
                 bar = ProgressBar(order.steps, verbose, stream) if verbose else None
-                logs = self._train_epoch(x, y, order, epoch, callback_list, bar)
+                logs = _training.train_epoch(self, runner, x, y, order.batches(), epoch,
+                                            callback_list, bar)
                 if x_val is not None:
-                    val = self._evaluate_arrays(x_val, y_val, batch_size)
+                    val = _training.evaluate(self, x_val, y_val, batch_size)
                     logs.update({f"val_{key}": value for key, value in val.items()})
                 if bar is not None:
                     bar.update(order.steps, logs, final=True)
@@ -430,43 +382,6 @@ class Sequential:
             callback.on_train_end({key: values[-1] for key, values in history.history.items()})
         self._warn_divergence(history)
         return history
-
-    def _train_epoch(self, x, y, order, epoch, callback_list, bar) -> dict[str, float]:
-        for callback in callback_list:
-            callback.on_epoch_begin(epoch)
-        trackers = self._new_trackers()
-        logs: dict[str, float] = {}
-        batches = order.batches()
-        coming = self._stage(x, batches[0])
-        for step, index in enumerate(batches):
-            for callback in callback_list:
-                callback.on_train_batch_begin(step)
-            xb, yb = coming.result(), y[index]
-            if step + 1 < len(batches):
-                coming = self._stage(x, batches[step + 1])
-            loss, prediction = self._train_batch(xb, yb)
-            logs = self._update_trackers(trackers, loss, yb, prediction)
-            if bar is not None and step + 1 < order.steps:
-                bar.update(step + 1, logs)
-            for callback in callback_list:
-                callback.on_train_batch_end(step, logs)
-            if self.stop_training:
-                break
-        return logs
-
-    def _stage(self, x: np.ndarray, index: np.ndarray | slice) -> Future:
-        """The batch ``x[index]``, gathered, and prepared by the first layer (a convolution
-        builds its patch matrix): on the background thread while the current step runs."""
-        def gather_and_prepare() -> np.ndarray:
-            xb = x[index]
-            self.layers[0].prepare_input(xb)
-            return xb
-
-        if self.background:
-            return background.submit(gather_and_prepare)
-        done: Future = Future()
-        done.set_result(x[index])
-        return done
 
     def _shuffle_stream(self, mode: str, seed: int, n: int) -> Any:
         """The random stream behind the batch order, kept across fit() calls (as Keras keeps
@@ -495,62 +410,95 @@ class Sequential:
         warnings.warn(f"training diverged: loss {' and '.join(parts)} (recorded in the history; "
                       "training went on, as in Keras)", DivergenceWarning, stacklevel=3)
 
-    # ------------------------------------------------------------------ metrics bookkeeping
-    def _new_trackers(self) -> dict[str, list]:
-        zero = self.dtype.type(0)
-        return {"loss": [zero, zero], **{m.name: [zero, zero] for m in self.metrics}}
-
-    def _update_trackers(self, trackers, loss, y, prediction) -> dict[str, float]:
-        """Keras's ``Mean`` trackers: total += fl(n * L), count += n, result = total / count."""
-        n = self.dtype.type(len(y))
-        trackers["loss"][0] = trackers["loss"][0] + loss * n
-        trackers["loss"][1] = trackers["loss"][1] + n
-        for metric in self.metrics:
-            values = metric(y, prediction)
-            trackers[metric.name][0] = trackers[metric.name][0] + values.sum(dtype=self.dtype)
-            trackers[metric.name][1] = trackers[metric.name][1] + n
-        return {name: float(total / count) for name, (total, count) in trackers.items()}
-
     # ------------------------------------------------------------------ inference
-    def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
-        trackers = self._new_trackers()
-        logs: dict[str, float] = {}
-        for start in range(0, len(x), batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            prediction = self._forward(xb, training=False)
-            logs = self._update_trackers(trackers, self.loss(yb, prediction), yb, prediction)
-        return logs
-
     def evaluate(self, x: Any, y: Any, batch_size: int | None = None, verbose: int = 0,
-                 return_dict: bool = False):
-        """Loss (and metrics) in inference mode, averaged over batches as Keras does."""
+                 return_dict: bool = False, *, batch_statistics: bool = False,
+                 engine: str = "fast"):
+        """Loss (and metrics) in inference mode, averaged over batches as Keras does.
+
+        batch_statistics: BatchNormalization normalizes each batch with its own mean and
+            variance (moving statistics untouched); everything else stays in inference mode.
+        engine: "fast" or "reference"; inference runs the reference layers either way (the
+            fast tier speeds up training steps only), so the choice is checked and that is all.
+        """
         self._require_compiled("evaluate")
+        _validate.choice("engine", engine, ENGINES)
+        batch_statistics = _validate.boolean("batch_statistics", batch_statistics)
         x, y = self._prepare_xy(x, y)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         with self._numerics():
-            logs = self._evaluate_arrays(x, y, batch_size)
+            logs = _training.evaluate(self, x, y, batch_size, batch_statistics)
         if verbose:
             print(" -".join([""] + [f" {k}: {v:.4f}" for k, v in logs.items()]).strip(" -"))
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
-        """Outputs in inference mode (Dropout off, BatchNorm moving statistics), in batches."""
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0, *,
+                batch_statistics: bool = False, engine: str = "fast") -> np.ndarray:
+        """Outputs in inference mode (Dropout off, BatchNorm moving statistics), in batches.
+
+        ``batch_statistics`` and ``engine`` as in :meth:`evaluate`."""
+        _validate.choice("engine", engine, ENGINES)
+        batch_statistics = _validate.boolean("batch_statistics", batch_statistics)
         x = self._prepare_x(x)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         if not self.built:
             self.build(x.shape[1:])
         with self._numerics():
-            outputs = [self._forward(x[start:start + batch_size], training=False)
+            outputs = [_training.forward(self.layers, x[start:start + batch_size], training=False,
+                                         batch_statistics=batch_statistics)
                        for start in range(0, len(x), batch_size)]
         return np.concatenate(outputs, axis=0)
 
+    def gradient(self, x: Any, y: Any, *, training: bool = False,
+                 batch_statistics: bool = False) -> tuple[float, list[np.ndarray]]:
+        """The batch's mean loss and its gradient with respect to every trainable weight.
+
+        ``L(w) = (1/N) sum_i loss(y_i, f(x_i; w))`` over the whole batch ``(x, y)`` (one batch,
+        however large: no batching), as Keras reports the loss of a batch; returns
+        ``(L, [dL/dw for w in model.trainable_weights])`` -- a Python float and fresh arrays in
+        the same order and shapes as :attr:`trainable_weights` (like the book's
+        ``network.gradient(x, t)``). Computed by the reference tier: one forward pass, the
+        loss gradient, one backward pass (:mod:`gdsim.nn.training`).
+
+        training: False (default): inference mode, Dropout off and BatchNormalization with its
+            moving statistics. True: the function a training step differentiates -- Dropout
+            active, drawing its masks from its generator (each call advances the generator
+            exactly as a training step would, so the next ``fit`` step sees other masks), and
+            BatchNormalization with the batch's statistics (``dL/dw`` through ``mu`` and
+            ``var`` as well).
+        batch_statistics: with ``training=False``, BatchNormalization normalizes with the
+            batch's own mean and variance (and the gradient flows through them) while
+            everything else stays in inference mode.
+
+        Nothing else changes: the weights, BatchNormalization's moving statistics and the
+        optimizer state are the same afterwards (inf/NaN are returned, not raised).
+        """
+        self._require_compiled("gradient")
+        training = _validate.boolean("training", training)
+        batch_statistics = _validate.boolean("batch_statistics", batch_statistics)
+        x, y = self._prepare_xy(x, y)
+        norms = [layer for layer in self.layers if isinstance(layer, BatchNormalization)]
+        moving = [(layer.moving_mean, layer.moving_variance) for layer in norms]
+        try:
+            with self._numerics():
+                prediction = _training.forward(self.layers, x, training=training,
+                                               batch_statistics=batch_statistics)
+                loss, grad = self.loss.value_and_grad(y, prediction)
+                _training.backward(self.layers, grad)
+        finally:
+            for layer, (mean, variance) in zip(norms, moving):
+                layer.moving_mean, layer.moving_variance = mean, variance
+        grads = [np.array(g, copy=True) for layer in self.trainable_layers for g in layer.grads]
+        return float(loss), grads
+
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        """The output for ``x`` in one pass (the reference layers, nothing else)."""
         x = self._prepare_x(x)
         if not self.built:
             self.build(x.shape[1:])
-        return self._forward(x, training=training)
+        return _training.forward(self.layers, x, training=training)
 
 
 class _BatchOrder:

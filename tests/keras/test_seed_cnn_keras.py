@@ -93,9 +93,8 @@ def test_float64_forward_loss_and_every_gradient(keras_float64, data_format):
     np.testing.assert_allclose(model.predict(x), keras_model.predict(x, verbose=0), rtol=1e-9, atol=1e-12)
     keras_loss, keras_grads = keras_loss_and_gradients(keras, keras_model, x, y)
     prediction = model(x, training=True)
-    loss = float(model.loss(y, prediction))
-    model._backward(model.loss.grad(y, prediction))
-    grads = [g for layer in model.trainable_layers for g in layer.grads]
+    loss, grads = model.gradient(x, y, training=True)
+    assert loss == float(model.loss(y, prediction))
     assert loss == pytest.approx(keras_loss, rel=1e-12)
     assert loss == pytest.approx(float(crossentropy_float64(keras)(y, prediction).mean()), rel=1e-14)
     assert len(grads) == len(keras_grads) == 22

@@ -8,8 +8,8 @@ import numpy as np
 
 from gdsim import _validate
 from gdsim.nn import initializers as _initializers
-from gdsim.nn._reduce import Folded
-from gdsim.nn.base import Layer
+from gdsim.nn import ops
+from gdsim.nn.layers.base import Layer
 
 
 class BatchNormalization(Layer):
@@ -25,7 +25,8 @@ class BatchNormalization(Layer):
     - otherwise (inference, or ``trainable=False`` even in training): ``mu, var`` = the moving
       statistics, nothing updated.
 
-    Output, in Keras's (JAX backend) float order: ``inv = gamma / sqrt(var + eps)``,
+    Output, in Keras's (JAX backend) float order (:func:`gdsim.nn.ops.batch_norm_coefficients`;
+    channel sums in the grouping of :func:`gdsim.nn.ops.channel_sums`): ``inv = gamma / sqrt(var + eps)``,
     ``y = x*inv + (beta - mu*inv)``.
 
     Backward (``g = dL/dy``, ``xhat = (x - mu)/sqrt(var + eps)``, sums over the non-channel
@@ -75,94 +76,63 @@ class BatchNormalization(Layer):
             self.beta = self.beta_initializer(shape, self.dtype, rng)
         self.moving_mean = self.moving_mean_initializer(shape, self.dtype, rng)
         self.moving_variance = self.moving_variance_initializer(shape, self.dtype, rng)
-        self._last_axis = self._axis == rank - 1
 
-    # -- layout: every computation runs on a (m, C) matrix with the channel last ------------
-    def _to_matrix(self, x: np.ndarray) -> np.ndarray:
-        if self._last_axis:
-            return x.reshape(-1, x.shape[-1])
-        return np.moveaxis(x, self._axis, -1).reshape(-1, x.shape[self._axis])
-
-    def _from_matrix(self, y2: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Back from a (possibly folded) channel-last matrix to the layer's layout."""
-        if self._last_axis:
-            return y2.reshape(shape)
-        moved = shape[:self._axis] + shape[self._axis + 1:] + (shape[self._axis],)
-        # y2 may be folded (m / r, r*C): its C-order data is the (m, C) matrix all the same
-        return np.ascontiguousarray(np.moveaxis(y2.reshape(moved), -1, self._axis))
-
-    def _gamma(self) -> np.ndarray:
+    def effective_gamma(self) -> np.ndarray:
         return self.gamma if self.scale else np.ones_like(self.moving_mean)
 
-    def _beta(self) -> np.ndarray:
+    def effective_beta(self) -> np.ndarray:
         return self.beta if self.center else np.zeros_like(self.moving_mean)
 
-    def forward(self, x, training=False):
-        x = self._check_input(x)
-        x2 = self._to_matrix(x)
-        m = x2.shape[0]
-        fold = Folded(m, x2.shape[1])
-        xw = fold.view(x2)
-        dtype = self.dtype.type
-        batch_stats = bool(training) and self.trainable
-        centered = None
+    @property
+    def channel_axis(self) -> int:
+        """The channel axis as a positive index into ``(N, *input_shape)``."""
+        return self._axis
+
+    def uses_batch_statistics(self, training: bool, batch_statistics: bool = False) -> bool:
+        """Whether a forward pass normalizes with the batch's own mean and variance: in training
+        (unless frozen), or when asked for (:meth:`gdsim.nn.model.Sequential.evaluate`'s
+        ``batch_statistics``)."""
+        return (bool(training) and self.trainable) or bool(batch_statistics)
+
+    def forward(self, x, training=False, batch_statistics=False):
+        """``batch_statistics=True`` normalizes with the batch statistics even in inference
+        mode; the moving statistics are updated only in training (``training=True``)."""
+        x = self.check_input(x)
+        x2 = ops.channel_matrix(x, self._axis)
+        m = x2.dtype.type(x2.shape[0])
+        batch_stats = self.uses_batch_statistics(training, batch_statistics)
         if batch_stats:
-            mean = fold.sums(xw) / dtype(m)
-            # kept for backward, which turns it into dx: reusable once the model's step is over
-            centered = np.subtract(xw, fold.tile(mean),
-                                   out=self._buffer("centered", xw.shape, xw.dtype, self.reuse_buffers))
-            # squared into a scratch buffer (never returned) so that backward can reuse
-            # ``x - mu`` instead of recomputing it
-            square = np.multiply(centered, centered, out=self._buffer("scratch", xw.shape, xw.dtype))
-            var = fold.sums(square) / dtype(m)
-            momentum = dtype(self.momentum)
-            self.moving_mean = self.moving_mean * momentum + mean * dtype(1.0 - self.momentum)
-            self.moving_variance = self.moving_variance * momentum + var * dtype(1.0 - self.momentum)
+            mean = ops.channel_sums(x2) / m
+            centered = x2 - mean
+            var = ops.channel_sums(centered * centered) / m
+            if training and self.trainable:
+                self.moving_mean = ops.moving_average(self.moving_mean, mean, self.momentum)
+                self.moving_variance = ops.moving_average(self.moving_variance, var, self.momentum)
         else:
             mean, var = self.moving_mean, self.moving_variance
-        rstd = dtype(1.0) / np.sqrt(var + dtype(self.epsilon))
-        inv = rstd * self._gamma()
-        shift = self._beta() - mean * inv
-        output = self._buffer("output", xw.shape, xw.dtype, self.reuse_buffers and batch_stats)
-        yw = np.multiply(xw, fold.tile(inv), out=output)
-        yw += fold.tile(shift)
-        self._cache = (xw, fold, mean, rstd, batch_stats, centered)
-        return self._from_matrix(yw, x.shape)
+        rstd, inv, shift = ops.batch_norm_coefficients(mean, var, self.effective_gamma(), self.effective_beta(),
+                                                       self.epsilon)
+        y2 = x2 * inv + shift
+        self._cache = (x2, mean, rstd, batch_stats)
+        return ops.from_channel_matrix(y2, x.shape, self._axis)
 
     def backward(self, grad_output):
-        xw, fold, mean, rstd, batch_stats, centered = self._cache
-        gw = fold.view(self._to_matrix(np.asarray(grad_output)))
-        dtype = self.dtype.type
-        gamma = self._gamma()
-        need_param_grads = self.trainable
-        need_dgamma = batch_stats or (need_param_grads and self.scale)
-        dbeta = fold.sums(gw)
-        if need_dgamma:
-            if centered is not None:
-                # the forward's ``x - mu`` is consumed here (turned into xhat in place, then
-                # into dx): a second backward of the same forward recomputes it
-                self._cache = (xw, fold, mean, rstd, batch_stats, None)
-                xhat = centered
-            else:
-                xhat = xw - fold.tile(mean)
-            xhat *= fold.tile(rstd)
-            product = np.multiply(gw, xhat, out=self._buffer("scratch", xhat.shape, xhat.dtype))
-            dgamma = fold.sums(product)
-        if need_param_grads:
+        x2, mean, rstd, batch_stats = self._cache
+        g2 = ops.channel_matrix(np.asarray(grad_output), self._axis)
+        gamma = self.effective_gamma()
+        dbeta = ops.channel_sums(g2)
+        xhat = (x2 - mean) * rstd
+        dgamma = ops.channel_sums(g2 * xhat)
+        if self.trainable:
             self.grads = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
         else:
             self.grads = []
-        if not self.compute_input_grad:
-            return None
-        if batch_stats:
-            m = dtype(xw.size // fold.columns)
-            dx = np.multiply(xhat, fold.tile(dgamma / m), out=xhat)  # xhat is ours and done with
-            np.subtract(gw, dx, out=dx)
-            dx -= fold.tile(dbeta / m)
-            dx *= fold.tile(gamma * rstd)
+        if batch_stats:  # the gradient through mu and var as well
+            m = x2.dtype.type(x2.shape[0])
+            dx = ((g2 - xhat * (dgamma / m)) - dbeta / m) * (gamma * rstd)
         else:
-            dx = gw * fold.tile(gamma * rstd)
-        return self._from_matrix(dx, np.shape(grad_output))
+            dx = g2 * (gamma * rstd)
+        return ops.from_channel_matrix(dx, np.shape(grad_output), self._axis)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,

@@ -2,34 +2,30 @@
 
 Why: during ``fit`` OpenBLAS runs single-threaded (see :mod:`gdsim.nn.blas`), so the second
 core of a 2-core machine would sit idle while the main thread walks the layers. Some of a
-step's work is not on that chain, and one background thread takes it:
+step's work is not on that chain, and one background thread takes it
+(:mod:`gdsim.nn.fast.kernels`, :mod:`gdsim.nn.fast.engine`):
 
 - weight gradients: a convolution's ``dW = P^T g`` (a GEMM as costly as its forward) is
-  needed only by the optimizer, while ``dL/dx`` is needed at once by the layer below
-  (:meth:`gdsim.nn.base.Layer._set_grads`);
-- dropout masks depend on nothing but the layer's generator: drawn while the layers before
-  run (:meth:`gdsim.nn.layers.Dropout.prefetch`);
+  needed only by the optimizer, while ``dL/dx`` is needed at once by the layer below;
+- dropout masks depend on nothing but the layer's generator: drawn while the layers before run;
 - max-pooling's first-maximum masks depend on the forward only: worked out while the later
   layers run, and the strided backward scatter (bound by memory latency, not arithmetic)
   runs in two batch halves, one per core;
-- the next batch is gathered and its im2col built during the current step
-  (:meth:`gdsim.nn.conv.Conv2D.prepare_input`).
+- the next batch is gathered and its im2col built during the current step.
 
-Measured on the seed CNN: ~10.2 ms per training step on one thread, ~9.0 ms with this.
-Not split: a GEMM (OpenBLAS rounds a row block differently when the matrix is cut, measured)
-and streaming element-wise passes such as ReLU (the ~60 us hand-over between threads on this
-2-core VM costs about what the second core saves, measured).
+Not split: a GEMM (OpenBLAS rounds a row block differently when the matrix is cut) and
+streaming element-wise passes such as ReLU (the hand-over between threads costs about what
+the second core saves).
 
 Same bits: the background thread makes exactly the calls the main thread would make, on the
 same arrays and generators and in the same order (one thread, first in first out), so the
 result does not depend on whether (or where) it runs; BLAS, NumPy and its generators release
-the GIL inside those calls. Nothing may write to the arrays a pending task reads: the layers
+the GIL inside those calls. Nothing may write to the arrays a pending task reads: the kernels
 hand over cached forward values and incoming gradients that no later step of the pass
 modifies, and every pending result is collected before the optimizer step and the next
-forward pass (:attr:`Layer.grads <gdsim.nn.base.Layer.grads>` waits for it).
+forward pass.
 
-Why one thread, shared by every model: the machine has two cores; more threads would only
-compete for them.
+Why one thread, shared by every model: more threads would only compete for the cores.
 """
 
 from __future__ import annotations
@@ -56,7 +52,6 @@ def submit(fn: Callable[..., Any], *args: Any) -> Future:
     # in the caller's context: NumPy keeps np.errstate in a context variable, and fit's
     # "overflow is data" settings must hold on this thread as on the main one
     return _executor.submit(contextvars.copy_context().run, fn, *args)
-
 
 
 def drain() -> None:

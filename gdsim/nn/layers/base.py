@@ -1,48 +1,35 @@
-"""The :class:`Layer` protocol every gdsim layer follows, and small shared helpers.
+"""The :class:`Layer` protocol every gdsim layer follows.
 
-Contract on buffers: a layer never writes into the arrays it is *given* (``x`` in forward,
-``grad_output`` in backward). It keeps references instead of copies for its backward pass
-(its input ``x``, or its own output for activations), so between ``forward`` and
-``backward`` callers must not edit ``x`` or the returned array in place. Arrays returned
-from ``forward`` may be views of the input (Flatten, inference Dropout). Internal scratch
-buffers (the im2col matrix) are reused from batch to batch: only the last forward can be
-back-propagated, which is how training uses them.
+Every layer is a small object with weights and two methods::
+
+    layer.build(input_shape, dtype, rng)        # input_shape excludes the batch axis
+    y = layer.forward(x, training=False)        # x: (N, *input_shape); caches what backward needs
+    dx = layer.backward(dy)                     # dL/dx for the last forward; sets layer.grads
+    layer.trainable_weights / layer.grads       # aligned lists, Keras order
+
+A layer never writes into the arrays it is *given* (``x`` in forward, ``grad_output`` in
+backward) and returns fresh arrays or views of its input; it keeps references (not copies)
+of what its backward pass needs, so between ``forward`` and ``backward`` callers must not edit
+``x`` or the returned array in place.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from gdsim import _validate
-from gdsim.nn import background
+from gdsim.nn.arguments import shape_tuple
 
-__all__ = ["Layer", "normalize_data_format"]
+__all__ = ["Layer"]
 
 
 def _snake_case(name: str) -> str:
     # Keras's auto-naming: "BatchNormalization" -> "batch_normalization", "ReLU" -> "re_lu".
     intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
-
-
-def normalize_data_format(value: str | None) -> str:
-    """``None`` -> ``"channels_last"`` (Keras's default image_data_format), else checked."""
-    if value is None:
-        return "channels_last"
-    return _validate.choice("data_format", value, ["channels_last", "channels_first"])
-
-
-def _shape_tuple(name: str, value: Any, *, allow_none: bool = True) -> tuple[int, ...] | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value,)
-    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
-        raise TypeError(f"{name} must be a tuple of positive integers, got {_validate.show(value)}")
-    return tuple(_validate.integer(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
 
 
 class Layer:
@@ -55,39 +42,8 @@ class Layer:
         built: whether :meth:`build` has run.
         input_shape: the optional ``input_shape=`` constructor argument (no batch axis).
         dtype: the dtype the layer was built in (``None`` before build).
-        grads: ``dL/dw`` for each of :attr:`trainable_weights`, set by :meth:`backward` (when
-            :attr:`use_background` is on, reading it waits for the background computation).
-        compute_input_grad: ``True`` by default; a model may set it ``False`` on its first
-            layer, whose ``dL/dx`` nobody needs: ``backward`` then skips that work (for Conv2D
-            the whole col2im) and returns ``None``.
+        grads: ``dL/dw`` for each of :attr:`trainable_weights`, set by :meth:`backward`.
     """
-
-    compute_input_grad: bool = True
-    #: set by a model for each training step: the layer may hand independent work (weight
-    #: gradients, dropout masks, half of a batch) to the background thread of
-    #: :mod:`gdsim.nn.background`; the bits are the same either way
-    use_background: bool = False
-
-    #: set by a model during its backward pass: ``grad_output`` is a temporary nothing else
-    #: reads, so ``backward`` may compute ``dL/dx`` in its buffer (saves an allocation and a
-    #: cache-cold write per layer; a layer called on its own never overwrites its argument)
-    scratch_grad_output: bool = False
-
-    #: set by a model for its training forward pass: the input is the previous layer's output,
-    #: which that layer no longer needs (its ``keeps_output`` is False), so ``forward`` may
-    #: compute in place (a write into cache-hot memory instead of a fresh array)
-    scratch_input: bool = False
-
-    @property
-    def keeps_output(self) -> bool:
-        """Whether the layer reads its own forward output again (in ``backward``); a model lets
-        the next layer overwrite that output only when this is False."""
-        return True
-
-    #: set by a model for its training step: the arrays this layer returned in the previous
-    #: step are dead (all of that step's work is done), so it may write them again
-    #: (:meth:`_buffer`) instead of asking for fresh memory, which page-faults on every step
-    reuse_buffers: bool = False
 
     #: attribute names of the trainable / non-trainable weights, in Keras order
     _trainable_names: tuple[str, ...] = ()
@@ -99,7 +55,7 @@ class Layer:
             raise TypeError(f"name must be a non-empty string or None, got {name!r}")
         self.name = name
         self.trainable = _validate.boolean("trainable", trainable)
-        self.input_shape = _shape_tuple("input_shape", input_shape)
+        self.input_shape = shape_tuple("input_shape", input_shape)
         self.built = False
         self.dtype: np.dtype | None = None
         self.build_input_shape: tuple[int, ...] | None = None
@@ -122,7 +78,7 @@ class Layer:
         Random initializers draw from ``rng`` (a ``numpy.random.Generator``); layers without
         random weights accept ``rng=None``.
         """
-        shape = _shape_tuple("input_shape", input_shape, allow_none=False) if len(tuple(input_shape)) \
+        shape = shape_tuple("input_shape", input_shape, allow_none=False) if len(tuple(input_shape)) \
             else ()
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
@@ -145,7 +101,8 @@ class Layer:
             raise ValueError(f"layer {self.name!r} ({type(self).__name__}) is not built; call "
                              f"build(input_shape, dtype, rng) before {what}")
 
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def check_input(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as an array of the layer's dtype, checked against the built input shape."""
         self._check_built("forward")
         x = np.asarray(x)
         if x.shape[1:] != self.build_input_shape:
@@ -169,61 +126,6 @@ class Layer:
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training=training)
-
-    @property
-    def grads(self) -> list[np.ndarray]:
-        pending = self.__dict__.get("_pending_grads")
-        if pending is not None:  # (dropped only once its result is in: an interrupt keeps it)
-            self._grads = pending.result()
-            del self._pending_grads
-        return self._grads
-
-    @grads.setter
-    def grads(self, value: list[np.ndarray]) -> None:
-        self.__dict__.pop("_pending_grads", None)
-        self._grads = value
-
-    def _overwritable(self, array: Any, allowed: bool) -> np.ndarray | None:
-        """``array`` when ``allowed`` (:attr:`scratch_input` or :attr:`scratch_grad_output`)
-        and it is a writeable array of the layer's dtype, else ``None``."""
-        if allowed and isinstance(array, np.ndarray) and array.dtype == self.dtype \
-                and array.flags.writeable:
-            return array
-        return None
-
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any, reuse: bool = True) -> np.ndarray:
-        """A per-layer array kept under ``name`` from call to call (a new one when the shape or
-        dtype changes). With ``reuse`` False (a layer called on its own, whose result the
-        caller may keep) always a fresh array."""
-        buffers = self.__dict__.setdefault("_buffers_by_name", {})
-        buffer = buffers.get(name)
-        if not reuse or buffer is None or buffer.shape != tuple(shape) or buffer.dtype != dtype:
-            buffer = np.empty(shape, dtype)
-            if reuse:
-                buffers[name] = buffer
-        return buffer
-
-    # -- hooks a model calls around a training step (no-ops unless a layer has use for them) --
-    def prefetch(self, batch_size: int) -> None:
-        """Start work for the coming training forward of ``batch_size`` samples early."""
-
-    def discard_prefetch(self) -> None:
-        """Undo a :meth:`prefetch` no forward consumed (the step failed before this layer)."""
-
-    def prepare_input(self, x: np.ndarray) -> None:
-        """Prepare for a coming ``forward(x)`` of this very array (called on the background
-        thread while the model's current step runs)."""
-
-    def _set_grads(self, compute: Callable[..., list[np.ndarray]], *args: Any) -> None:
-        """``grads = compute(*args)``: at once, or on the background thread when
-        :attr:`use_background` is on (``args`` must then stay unmodified until ``grads`` is
-        read). A layer that skips its ``dL/dx`` has nothing to overlap with: it computes
-        them itself rather than wait for the hand-over."""
-        if self.use_background and self.compute_input_grad:
-            self.grads = []
-            self._pending_grads = background.submit(compute, *args)
-        else:
-            self.grads = compute(*args)
 
     # -- weights --------------------------------------------------------------------------
     @property

@@ -1,8 +1,8 @@
 """One optimizer call for all of a model's weights, on a single flat vector (same bits).
 
 Why: the seed CNN has 22 weight arrays, 21 of them with at most 1,024 values. An optimizer
-step costs ~12 NumPy calls per array whatever its size, so 21 tiny arrays took ~0.3 ms of an
-0.55 ms Adam step; on one concatenated vector the same step takes ~0.2 ms.
+step costs about a dozen NumPy calls per array whatever its size, so the tiny arrays cost most
+of an Adam step; one concatenated vector costs one array's calls.
 
 Same bits: an optimizer whose update is element-wise with scalar coefficients (``lr``,
 bias corrections, betas) computes each element of the concatenated arrays exactly as it does

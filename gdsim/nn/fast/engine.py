@@ -1,0 +1,109 @@
+"""The fast engine: the training step of :mod:`gdsim.nn.training`, same bits, less time.
+
+``Sequential.fit(engine="fast")`` (the default) runs :meth:`FastEngine.train_step` instead of
+:func:`gdsim.nn.training.train_step`. Per step it
+
+- drives each layer through its fast kernel (:mod:`gdsim.nn.fast.kernels`): in place where a
+  temporary allows it, arrays reused from the last step, work handed to the background
+  thread (:mod:`gdsim.nn.fast.background`), no dL/dx for the first layer;
+- starts the dropout masks on the background thread before the forward pass;
+- gathers the next batch and builds its im2col on the background thread during this step;
+- updates every weight with one optimizer call on a flat vector when that gives the same bits
+  (:mod:`gdsim.nn.fast.flat_update`).
+
+A step that fails leaves nothing behind: its background work is waited for and unused dropout
+draws are undone, so a checkpoint resumes bit for bit. The training data must not be changed
+in place during ``fit``: the next batch is read ahead.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any, Sequence
+
+import numpy as np
+
+from gdsim.nn import training
+from gdsim.nn.fast import background, flat_update
+from gdsim.nn.fast.kernels import Kernel, kernel_for
+
+
+class FastEngine:
+    """Training steps for one model (kernels and kept arrays live as long as the engine)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.use_background = bool(model.background)
+        self.layers = list(model.layers)
+        self.kernels: list[Kernel] = [kernel_for(layer, self.use_background) for layer in self.layers]
+        self.flat = flat_update.FlatUpdate()
+        self._coming: Future | None = None
+
+    def serves(self, model: Any) -> bool:
+        """Whether this engine was made for ``model`` as it is now (same layers, same options)."""
+        return (model is self.model and bool(model.background) == self.use_background
+                and len(model.layers) == len(self.layers)
+                and all(a is b for a, b in zip(model.layers, self.layers)))
+
+    # -- batches ---------------------------------------------------------------------------
+    def batch(self, x: np.ndarray, y: np.ndarray, batches: Sequence[Any], step: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``step`` (staged during the last step), and the next one staged now."""
+        if step == 0 or self._coming is None:
+            self._coming = self._stage(x, batches[step])
+        xb = self._coming.result()
+        self._coming = self._stage(x, batches[step + 1]) if step + 1 < len(batches) else None
+        return xb, y[batches[step]]
+
+    def _stage(self, x: np.ndarray, index: Any) -> Future:
+        """The batch ``x[index]``, gathered and prepared by the first kernel (a convolution builds
+        its patch matrix): on the background thread while the current step runs."""
+        def gather_and_prepare() -> np.ndarray:
+            xb = x[index]
+            self.kernels[0].prepare_input(xb)
+            return xb
+
+        if self.use_background:
+            return background.submit(gather_and_prepare)
+        done: Future = Future()
+        done.set_result(x[index])
+        return done
+
+    # -- one step --------------------------------------------------------------------------
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`gdsim.nn.training.train_step`, bit for bit."""
+        model = self.model
+        kernels = self.kernels
+        try:
+            if self.use_background:
+                for kernel in kernels:
+                    kernel.prefetch(x.shape[0])
+            # the input of a kernel is the previous one's output, a temporary it may overwrite
+            # unless that kernel reads its output again in backward
+            scratch = [False] + [not kernel.keeps_output for kernel in kernels[:-1]]
+            prediction = x
+            for kernel, overwritable in zip(kernels, scratch):
+                prediction = kernel.forward(prediction, overwritable)
+            loss, grad = model.loss.value_and_grad(y, prediction)
+            for index in range(len(kernels) - 1, -1, -1):
+                # every gradient handed down is a fresh array of the kernel above; nothing
+                # upstream of the first layer needs dL/dx
+                grad = kernels[index].backward(grad, index > 0, True)
+        except BaseException:
+            background.drain()
+            self._coming = None
+            raise
+        finally:
+            for kernel in kernels:
+                kernel.discard_prefetch()
+        trainable = [(layer, kernel) for layer, kernel in zip(self.layers, kernels)
+                     if layer.trainable and layer.trainable_weights]
+        params = [w for layer, _ in trainable for w in layer.trainable_weights]
+        grads = [g for _, kernel in trainable for g in kernel.take_grads()]
+        if flat_update.flattenable(model.optimizer, params):
+            params, model.optimizer_state = self.flat.step(model.optimizer, params, grads,
+                                                           model.optimizer_state)
+        else:
+            params, model.optimizer_state = model.optimizer.step(params, grads, model.optimizer_state)
+        training.install([layer for layer, _ in trainable], params)
+        return loss, prediction

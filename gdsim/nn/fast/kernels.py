@@ -1,0 +1,393 @@
+"""Per-layer fast kernels: the reference layers' training step, rewritten for speed only.
+
+A kernel drives one reference layer (:mod:`gdsim.nn.layers`): it reads the layer's
+hyper-parameters and current weights, calls the same :mod:`gdsim.nn.ops` functions, and
+writes back only what the reference writes (BatchNormalization's moving statistics; Dropout
+advances the layer's generator once per mask). What it adds, none of which changes a bit:
+
+- buffer reuse: arrays returned in the previous step are dead once it is over, so they are
+  written again instead of asking for fresh memory (which page-faults on every step);
+- in place: an activation over an input the layer before no longer needs (ReLU over a linear
+  convolution's output), dL/dx into the gradient handed down (a temporary);
+- the background thread (:mod:`gdsim.nn.fast.background`): weight gradients, dropout masks
+  drawn ahead (the generator is rewound if no forward takes them), max-pool first-maximum
+  masks and the backward scatter in two batch halves, the next batch's im2col;
+- skipping dL/dx of the first layer (nobody needs it; for Conv2D the whole col2im).
+
+Kernels run training steps only (inference runs the reference layers, which is the same code).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from gdsim.nn import ops
+from gdsim.nn.fast import background
+from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Layer,
+                             MaxPooling2D)
+
+
+def _overwritable(array: Any, allowed: bool, dtype: np.dtype) -> np.ndarray | None:
+    """``array`` when ``allowed`` and it is a writeable array of ``dtype``, else ``None``."""
+    if allowed and isinstance(array, np.ndarray) and array.dtype == dtype and array.flags.writeable:
+        return array
+    return None
+
+
+class Kernel:
+    """The generic kernel: the layer's own forward/backward (Flatten, and any other layer).
+
+    ``forward(x, scratch_input)``: a training forward; ``scratch_input`` says ``x`` is a
+    temporary the kernel may overwrite. ``backward(g, input_grad, scratch_grad)``: dL/dx, or
+    ``None`` when ``input_grad`` is False; ``scratch_grad`` says ``g`` may be overwritten.
+    :meth:`take_grads` returns the weight gradients (waiting for the background if needed).
+    """
+
+    def __init__(self, layer: Layer, use_background: bool) -> None:
+        self.layer = layer
+        self.use_background = use_background
+        self._grads: list[np.ndarray] = []
+        self._pending = None
+        self._arrays: dict[str, np.ndarray] = {}
+
+    @property
+    def keeps_output(self) -> bool:
+        """Whether backward reads the forward's output again (the next kernel may overwrite it
+        only when this is False)."""
+        return True
+
+    def forward(self, x: np.ndarray, scratch_input: bool) -> np.ndarray:
+        return self.layer.forward(x, training=True)
+
+    def backward(self, g: np.ndarray, input_grad: bool, scratch_grad: bool) -> np.ndarray | None:
+        dx = self.layer.backward(g)
+        self._grads = self.layer.grads
+        return dx
+
+    def take_grads(self) -> list[np.ndarray]:
+        if self._pending is not None:  # (dropped only once its result is in: an interrupt keeps it)
+            self._grads = self._pending.result()
+            self._pending = None
+        return self._grads
+
+    def set_grads(self, compute: Callable[..., list[np.ndarray]], input_grad: bool, *args: Any) -> None:
+        """``grads = compute(*args)``: on the background thread when it may overlap with the
+        caller's dL/dx (``args`` must then stay unmodified until :meth:`take_grads`)."""
+        if self.use_background and input_grad:
+            self._grads, self._pending = [], background.submit(compute, *args)
+        else:
+            self._grads, self._pending = compute(*args), None
+
+    def array(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A kernel-owned array kept under ``name`` from step to step (new if the shape changes)."""
+        kept = self._arrays.get(name)
+        if kept is None or kept.shape != tuple(shape) or kept.dtype != dtype:
+            kept = self._arrays[name] = np.empty(shape, dtype)
+        return kept
+
+    # hooks around a step (no-ops unless a kernel has use for them)
+    def prefetch(self, batch_size: int) -> None:
+        """Start work for the coming training forward of ``batch_size`` samples early."""
+
+    def discard_prefetch(self) -> None:
+        """Undo a :meth:`prefetch` no forward consumed (the step failed before this layer)."""
+
+    def prepare_input(self, x: np.ndarray) -> None:
+        """Prepare for a coming ``forward(x)`` of this very array (on the background thread)."""
+
+
+class DenseKernel(Kernel):
+    @property
+    def keeps_output(self) -> bool:
+        return self.layer.activation.reads_output
+
+    def forward(self, x, scratch_input):
+        layer = self.layer
+        x = layer.check_input(x)
+        y = x @ layer.kernel
+        if layer.use_bias:
+            y += layer.bias
+        y = layer.activation.forward(y, out=y)
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, g, input_grad, scratch_grad):
+        layer = self.layer
+        g = layer.activation.backward(self._y, g)
+        if layer.trainable:
+            self.set_grads(layer.weight_grads, input_grad, self._x, g)
+        else:
+            self._grads = []
+        return g @ layer.kernel.T if input_grad else None
+
+
+class ActivationKernel(Kernel):
+    def forward(self, x, scratch_input):
+        layer = self.layer
+        out = _overwritable(x, scratch_input, layer.dtype)
+        self._y = layer.activation.forward(layer.check_input(x), out=out)
+        return self._y
+
+    def backward(self, g, input_grad, scratch_grad):
+        out = _overwritable(g, scratch_grad, self.layer.dtype)
+        if out is not None and out.shape != self._y.shape:
+            out = None
+        return self.layer.activation.backward(self._y, g, out=out)
+
+
+class DropoutKernel(Kernel):
+    """Masks drawn ahead on the background thread: the same draw the forward would make (the
+    generator advances once per mask either way); a mask no forward takes (another batch size,
+    or a step that failed first) is undone by rewinding the generator, so no draw is ever
+    skipped or repeated."""
+
+    def __init__(self, layer: Dropout, use_background: bool) -> None:
+        super().__init__(layer, use_background)
+        self._prefetched: tuple | None = None  # (mask shape, generator state before, Future)
+        self._mask: np.ndarray | None = None
+
+    def prefetch(self, batch_size):
+        layer = self.layer
+        if (self._prefetched is not None or not self.use_background or layer.generator is None
+                or not 0.0 < layer.rate < 1.0):
+            return
+        shape = layer.mask_shape((batch_size,) + layer.build_input_shape)
+        rng = layer.generator
+        self._prefetched = (shape, rng.bit_generator.state,
+                            background.submit(ops.dropout_mask, rng, shape, layer.rate))
+
+    def discard_prefetch(self):
+        if self._prefetched is not None:
+            _, before, future = self._prefetched
+            future.result()  # let the draw finish before rewinding the generator past it
+            self.layer.generator.bit_generator.state = before
+            self._prefetched = None
+
+    def _take_mask(self, shape):
+        if self._prefetched is not None and self._prefetched[0] == shape:
+            mask = self._prefetched[2].result()
+            self._prefetched = None
+            return mask
+        self.discard_prefetch()
+        return ops.dropout_mask(self.layer.generator, shape, self.layer.rate)
+
+    def forward(self, x, scratch_input):
+        layer = self.layer
+        x = layer.check_input(x)
+        self._mask = None
+        if not layer.draws(True):
+            if layer.rate == 1.0:
+                self._mask = np.zeros(x.shape, dtype=bool)
+                return np.zeros_like(x)
+            return x
+        self._mask = self._take_mask(layer.mask_shape(x.shape))
+        return ops.dropout_apply(x, self._mask, layer.rate)
+
+    def backward(self, g, input_grad, scratch_grad):
+        layer = self.layer
+        if self._mask is None:
+            return g
+        if layer.rate == 1.0:
+            return np.zeros_like(g)
+        return ops.dropout_apply(g, self._mask, layer.rate,
+                                 out=_overwritable(g, scratch_grad, layer.dtype))
+
+
+class Conv2DKernel(Kernel):
+    """im2col into arrays kept from step to step; the next batch's patch matrix built ahead.
+
+    Three (padded input, patch matrix) slots: 0 for forward's own im2col, 1 and 2 in turn for
+    batches staged ahead (:meth:`prepare_input`): the batch in flight keeps its patch matrix
+    (its backward needs it) while the next one is built."""
+
+    def __init__(self, layer: Conv2D, use_background: bool) -> None:
+        super().__init__(layer, use_background)
+        self._slots: list[list[np.ndarray | None]] = [[None, None] for _ in range(3)]
+        self._next_stage = 0
+        # id(x) -> (x, its patch matrix, slot): written on the background thread while forward
+        # takes its own batch's entry, so each batch has its own key
+        self._staged: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+
+    @property
+    def keeps_output(self) -> bool:
+        return self.layer.activation.reads_output
+
+    def _im2col(self, x: np.ndarray, slot: int) -> np.ndarray:
+        pad, patches = self._slots[slot]
+        pad, patches = ops.conv_patches(x, self.layer.geometry, pad, patches)
+        self._slots[slot] = [pad, patches]
+        return patches
+
+    def prepare_input(self, x):
+        layer = self.layer
+        if layer.geometry.pointwise or x.shape[1:] != layer.build_input_shape or x.dtype != layer.dtype:
+            return
+        slot = 1 + self._next_stage
+        self._next_stage ^= 1
+        for key, (_, _, used) in list(self._staged.items()):
+            if used == slot:  # a batch staged two calls ago and never taken: its slot goes now
+                self._staged.pop(key, None)
+        self._staged[id(x)] = (x, self._im2col(x, slot), slot)
+
+    def forward(self, x, scratch_input):
+        layer = self.layer
+        x = layer.check_input(x)
+        geo = layer.geometry
+        if geo.pointwise:
+            patches = ops.conv_pointwise_patches(x, geo)
+            rows = patches.shape[0]
+        else:
+            staged = self._staged.pop(id(x), None)
+            patches = staged[1] if staged is not None and staged[0] is x else self._im2col(x, 0)
+            rows = patches.shape[1]
+        z_out = self.array("z", (rows, layer.filters), np.result_type(layer.kernel.dtype, layer.dtype))
+        z = ops.conv_gemm(patches, layer.kernel, geo, out=z_out)
+        if layer.use_bias:
+            fold = ops.Folded(z.shape[0], layer.filters)  # long inner loop for the broadcast add
+            wide = fold.view(z)
+            wide += fold.tile(layer.bias)
+        z = layer.activation.forward(z, out=z)
+        self._patches, self._z, self._batch = patches, z, x.shape[0]
+        return ops.from_nhwc(z.reshape(x.shape[0], geo.rows.out, geo.cols.out, layer.filters),
+                             layer.data_format)
+
+    def backward(self, g, input_grad, scratch_grad):
+        layer = self.layer
+        g = ops.to_nhwc(np.asarray(g), layer.data_format).reshape(-1, layer.filters)
+        g = layer.activation.backward(self._z, g)
+        if layer.trainable:
+            self.set_grads(layer.weight_grads, input_grad, self._patches, g)
+        else:
+            self._grads = []
+        if not input_grad:
+            return None
+        return ops.conv_input_grad(g, layer.kernel, layer.geometry, self._batch)
+
+
+class MaxPooling2DKernel(Kernel):
+    """First-maximum masks worked out on the background thread while the later layers run; the
+    backward scatter (bound by memory latency, not arithmetic) in two batch halves at once."""
+
+    def forward(self, x, scratch_input):
+        layer = self.layer
+        x = layer.check_input(x)
+        rows, cols = layer.geometry
+        xp = ops.pad_nhwc(ops.to_nhwc(x, layer.data_format), rows, cols, -np.inf)
+        best = ops.window_max(xp, layer.pool_size, layer.strides, rows, cols)
+        self._xp, self._best = xp, best
+        self._masks = (background.submit(ops.first_max_masks, xp, best, layer.offsets)
+                       if self.use_background else None)
+        return ops.from_nhwc(best, layer.data_format)
+
+    def backward(self, g, input_grad, scratch_grad):
+        layer = self.layer
+        (rows, cols), (h, w) = layer.geometry, layer.image_size
+        (ph, pw), (sh, sw) = layer.pool_size, layer.strides
+        g = ops.to_nhwc(np.asarray(g), layer.data_format)
+        xp, offsets = self._xp, layer.offsets
+        # every input element lies in exactly one window when tiled: no zero-fill needed
+        tiled = ops.pools_tile(layer.pool_size, layer.strides, rows, cols, xp.shape)
+        dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=g.dtype)
+        pending, self._masks = self._masks, None
+        masks = pending.result() if pending is not None else ops.first_max_masks(xp, self._best, offsets)
+        overlapping = sh < ph or sw < pw
+
+        def scatter(batch: slice) -> None:
+            ops.route_to_first_max([mask[batch] for mask in masks], g[batch], dxp[batch],
+                                   offsets, overlapping)
+
+        half = len(g) // 2
+        if self.use_background and half:  # samples are independent: same bits
+            other = background.submit(scatter, slice(half, len(g)))
+            scatter(slice(0, half))
+            other.result()
+        else:
+            scatter(slice(0, len(g)))
+        return ops.from_nhwc(ops.crop_nhwc(dxp, rows, cols, h, w), layer.data_format)
+
+
+class BatchNormalizationKernel(Kernel):
+    """The reference's float order on a wide view of the ``(m, C)`` matrix (long inner loops),
+    ``x - mu`` kept from forward for backward, outputs written into arrays kept across steps."""
+
+    def forward(self, x, scratch_input):
+        layer = self.layer
+        x = layer.check_input(x)
+        axis = layer.channel_axis
+        x2 = ops.channel_matrix(x, axis)
+        m = x2.shape[0]
+        fold = ops.Folded(m, x2.shape[1])
+        xw = fold.view(x2)
+        dtype = layer.dtype.type
+        batch_stats = layer.uses_batch_statistics(True)
+        centered = None
+        if batch_stats:
+            mean = fold.sums(xw) / dtype(m)
+            centered = np.subtract(xw, fold.tile(mean), out=self.array("centered", xw.shape, xw.dtype))
+            square = np.multiply(centered, centered, out=self.array("square", xw.shape, xw.dtype))
+            var = fold.sums(square) / dtype(m)
+            layer.moving_mean = ops.moving_average(layer.moving_mean, mean, layer.momentum)
+            layer.moving_variance = ops.moving_average(layer.moving_variance, var, layer.momentum)
+        else:
+            mean, var = layer.moving_mean, layer.moving_variance
+        rstd, inv, shift = ops.batch_norm_coefficients(mean, var, layer.effective_gamma(), layer.effective_beta(),
+                                                       layer.epsilon)
+        output = self.array("output", xw.shape, xw.dtype) if batch_stats else None
+        yw = np.multiply(xw, fold.tile(inv), out=output)
+        yw += fold.tile(shift)
+        self._cache = (xw, fold, mean, rstd, batch_stats, centered)
+        return ops.from_channel_matrix(yw, x.shape, axis)
+
+    def backward(self, g, input_grad, scratch_grad):
+        layer = self.layer
+        xw, fold, mean, rstd, batch_stats, centered = self._cache
+        gw = fold.view(ops.channel_matrix(np.asarray(g), layer.channel_axis))
+        dtype = layer.dtype.type
+        gamma = layer.effective_gamma()
+        need_dgamma = batch_stats or (layer.trainable and layer.scale)
+        dbeta = fold.sums(gw)
+        if need_dgamma:
+            if centered is not None:
+                # the forward's ``x - mu`` is consumed here (turned into xhat in place, then dx)
+                self._cache = (xw, fold, mean, rstd, batch_stats, None)
+                xhat = centered
+            else:
+                xhat = xw - fold.tile(mean)
+            xhat *= fold.tile(rstd)
+            product = np.multiply(gw, xhat, out=self.array("square", xhat.shape, xhat.dtype))
+            dgamma = fold.sums(product)
+        if layer.trainable:
+            self._grads = ([dgamma] if layer.scale else []) + ([dbeta] if layer.center else [])
+        else:
+            self._grads = []
+        if not input_grad:
+            return None
+        if batch_stats:
+            m = dtype(xw.size // fold.columns)
+            dx = np.multiply(xhat, fold.tile(dgamma / m), out=xhat)  # xhat is ours and done with
+            np.subtract(gw, dx, out=dx)
+            dx -= fold.tile(dbeta / m)
+            dx *= fold.tile(gamma * rstd)
+        else:
+            dx = gw * fold.tile(gamma * rstd)
+        return ops.from_channel_matrix(dx, np.shape(g), layer.channel_axis)
+
+
+_KERNELS = {Dense: DenseKernel, Activation: ActivationKernel, Dropout: DropoutKernel,
+            Conv2D: Conv2DKernel, MaxPooling2D: MaxPooling2DKernel,
+            BatchNormalization: BatchNormalizationKernel}
+
+
+def kernel_for(layer: Layer, use_background: bool) -> Kernel:
+    """The fast kernel of a layer; a subclass (which may override forward/backward) and any
+    layer type without one get the generic :class:`Kernel`, which calls the layer itself."""
+    for cls in type(layer).__mro__:
+        if cls in _KERNELS:
+            # ReLU is an Activation that adds nothing; any other subclass keeps its own code
+            if cls is type(layer) or (cls is Activation and type(layer).forward is Activation.forward
+                                      and type(layer).backward is Activation.backward):
+                return _KERNELS[cls](layer, use_background)
+            break
+    return Kernel(layer, use_background)

@@ -1,0 +1,107 @@
+"""Conv2D as im2col + one GEMM (``keras.layers.Conv2D``)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from gdsim import _validate
+from gdsim.nn import activations as _activations
+from gdsim.nn import initializers as _initializers
+from gdsim.nn import ops
+from gdsim.nn.arguments import normalize_data_format, padding_mode, pair
+from gdsim.nn.layers.base import Layer
+
+
+class Conv2D(Layer):
+    """2-D cross-correlation (no kernel flip), ``keras.layers.Conv2D``.
+
+    ``y[n, i, j, f] = activation(sum_{a,b,c} xpad[n, i*sh + a, j*sw + b, c] K[a, b, c, f] + bias[f])``
+
+    Shapes: kernel ``(kh, kw, C_in, filters)`` in *both* data formats (as Keras), bias
+    ``(filters,)``; ``x (N, H, W, C)`` for ``"channels_last"`` or ``(N, C, H, W)`` for
+    ``"channels_first"``; output likewise with ``(Ho, Wo, filters)``. Padding geometry as in
+    :mod:`gdsim.nn.ops` (Keras's uneven ``"same"`` split, extra at the bottom/right).
+
+    Computation: the patch matrix ``P (N*Ho*Wo, kh*kw*C)`` times ``K`` reshaped
+    ``(kh*kw*C, F)``, one GEMM (:func:`gdsim.nn.ops.conv_gemm`); an unpadded 1x1 convolution
+    uses the input itself as ``P``. Backward with ``G = dL/dz`` reshaped ``(N*Ho*Wo, F)``:
+    ``dK = P^T G``, ``dbias = sum G``, ``dx = col2im(K G^T)``.
+    """
+
+    _trainable_names = ("kernel", "bias")
+
+    def __init__(self, filters: int, kernel_size: int | Sequence[int], strides: int | Sequence[int] = (1, 1),
+                 padding: str = "valid", data_format: str | None = None,
+                 activation: str | None = None, use_bias: bool = True,
+                 kernel_initializer: str | _initializers.Initializer = "glorot_uniform",
+                 bias_initializer: str | _initializers.Initializer = "zeros",
+                 input_shape: Sequence[int] | None = None, name: str | None = None,
+                 trainable: bool = True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.filters = _validate.integer("filters", filters, minimum=1)
+        self.kernel_size = pair("kernel_size", kernel_size)
+        self.strides = pair("strides", strides)
+        self.padding = padding_mode(padding)
+        self.data_format = normalize_data_format(data_format)
+        self.activation = _activations.get(activation)
+        self.use_bias = _validate.boolean("use_bias", use_bias)
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        if not self.use_bias:
+            self._trainable_names = ("kernel",)
+
+    def _geometry(self, input_shape: tuple[int, ...]) -> ops.ConvGeometry:
+        h, w, c = ops.image_dims(f"Conv2D layer {self.name!r}", input_shape, self.data_format)
+        rows, cols = ops.window_geometry(h, w, self.kernel_size, self.strides, self.padding)
+        return ops.ConvGeometry(self.kernel_size, self.strides, rows, cols, h, w, c, self.data_format)
+
+    def compute_output_shape(self, input_shape):
+        geo = self._geometry(tuple(input_shape))
+        if self.data_format == "channels_first":
+            return (self.filters, geo.rows.out, geo.cols.out)
+        return (geo.rows.out, geo.cols.out, self.filters)
+
+    def _build(self, input_shape, rng):
+        #: the window geometry of the built input shape (:class:`gdsim.nn.ops.ConvGeometry`)
+        self.geometry = self._geometry(input_shape)
+        kh, kw = self.kernel_size
+        self.kernel = self.kernel_initializer((kh, kw, self.geometry.channels, self.filters),
+                                              self.dtype, rng)
+        if self.use_bias:
+            self.bias = self.bias_initializer((self.filters,), self.dtype, rng)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        geo = self.geometry
+        if geo.pointwise:
+            patches = ops.conv_pointwise_patches(x, geo)
+        else:
+            _, patches = ops.conv_patches(x, geo)
+        z = ops.conv_gemm(patches, self.kernel, geo)
+        if self.use_bias:
+            z = z + self.bias
+        z = self.activation.forward(z)
+        self._patches, self._z, self._batch = patches, z, x.shape[0]
+        return ops.from_nhwc(z.reshape(x.shape[0], geo.rows.out, geo.cols.out, self.filters),
+                             self.data_format)
+
+    def backward(self, grad_output):
+        g = ops.to_nhwc(grad_output, self.data_format).reshape(-1, self.filters)
+        g = self.activation.backward(self._z, g)
+        if self.trainable:
+            self.grads = self.weight_grads(self._patches, g)
+        else:
+            self.grads = []
+        return ops.conv_input_grad(g, self.kernel, self.geometry, self._batch)
+
+    def weight_grads(self, patches, g):
+        """``[dkernel, dbias]`` from the patch matrix and ``g = dL/dz (N*Ho*Wo, F)``."""
+        dkernel = ops.conv_kernel_grad(patches, g, self.kernel.shape, self.geometry)
+        return [dkernel] + ([ops.column_sums(g)] if self.use_bias else [])
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
+                "activation": self.activation.name, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer.name,
+                "bias_initializer": self.bias_initializer.name}

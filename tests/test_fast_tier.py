@@ -1,0 +1,139 @@
+"""The fast tier's own mechanisms (gdsim.nn.fast), each against the reference layer it drives.
+
+Engine-level equality (whole training runs) is in tests/test_engines.py; here the pieces:
+staged im2col, dropout masks drawn ahead and rewound, background weight gradients, the
+max-pool halves, kept arrays, and the first layer's skipped dL/dx.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from gdsim.nn.fast import kernels
+from gdsim.nn.layers import Conv2D, Dense, Dropout, MaxPooling2D
+
+
+def _built(layer, shape, dtype=np.float32, seed=0):
+    layer.build(shape, dtype, np.random.default_rng(seed))
+    return layer
+
+
+def test_first_layer_skips_input_gradient_with_the_same_weight_gradients():
+    rng = np.random.default_rng(0)
+    layer = _built(Conv2D(2, 3, padding="same"), (4, 4, 1), np.float64)
+    kernel = kernels.kernel_for(layer, use_background=False)
+    x = rng.standard_normal((2, 4, 4, 1))
+    y = kernel.forward(x, False)
+    assert kernel.backward(np.ones_like(y), False, False) is None
+    layer.forward(x, training=True)
+    layer.backward(np.ones_like(y))
+    assert all(np.array_equal(a, b) for a, b in zip(kernel.take_grads(), layer.grads))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_conv2d_staged_batches_give_the_same_bits(data_format):
+    """prepare_input builds a coming batch's patch matrix ahead (two slots in turn): the
+    forward/backward of that very array are unchanged, and any other array is not fooled."""
+    rng = np.random.default_rng(1)
+    shape = (3, 5, 6) if data_format == "channels_first" else (5, 6, 3)
+    layer = _built(Conv2D(4, 3, padding="same", data_format=data_format), shape)
+    staged = kernels.kernel_for(layer, use_background=False)
+    batches = [rng.standard_normal((2,) + shape).astype(np.float32) for _ in range(4)]
+    staged.prepare_input(batches[0])
+    for i, x in enumerate(batches):
+        ours = staged.forward(x, False).copy()
+        if i + 1 < len(batches):  # the next batch is built while this one is in flight
+            staged.prepare_input(batches[i + 1])
+        ours_dx = staged.backward(np.ones_like(ours), True, False)
+        theirs = layer.forward(x, training=True)
+        theirs_dx = layer.backward(np.ones_like(theirs))
+        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(ours_dx, theirs_dx)
+        assert all(np.array_equal(a, b) for a, b in zip(staged.take_grads(), layer.grads))
+    staged.prepare_input(batches[0])
+    np.testing.assert_array_equal(staged.forward(batches[1].copy(), False), layer.forward(batches[1]))
+
+
+def test_pending_background_gradients_are_waited_for():
+    """``take_grads`` right after ``backward`` holds the finished background result."""
+    rng = np.random.default_rng(0)
+    layer = _built(Dense(5), (4,))
+    kernel = kernels.kernel_for(layer, use_background=True)
+    x = rng.random((7, 4), dtype=np.float32)
+    g = rng.random((7, 5), dtype=np.float32)
+    kernel.forward(x, False)
+    kernel.backward(g.copy(), True, True)
+    assert kernel._pending is not None
+    np.testing.assert_array_equal(kernel.take_grads()[0], x.T @ g)
+    assert kernel._pending is None
+    layer.forward(x, training=True)
+    layer.backward(g)
+    assert all(np.array_equal(a, b) for a, b in zip(kernel.take_grads(), layer.grads))
+
+
+@pytest.mark.parametrize("noise_shape", [None, (None, 1, 6)])
+def test_dropout_prefetched_masks_are_the_serial_masks(noise_shape):
+    """A mask drawn ahead on the background thread is the one forward would have drawn; a
+    prefetch for another batch size is rewound, so the stream of masks never changes."""
+    x = np.ones((3, 4, 6), dtype=np.float32)
+    serial = _built(Dropout(0.4, noise_shape=noise_shape, seed=9), (4, 6))
+    ahead = kernels.kernel_for(_built(Dropout(0.4, noise_shape=noise_shape, seed=9), (4, 6)), True)
+    outputs = []
+    for batch in (3, 3, 5, 3):
+        ahead.prefetch(batch)  # batch 5 != 3: the prefetch for the third call is wrong
+        ahead.prefetch(batch)  # a second prefetch before the forward draws nothing more
+        outputs.append((serial.forward(x, training=True), ahead.forward(x, False)))
+    for ours, theirs in outputs:
+        np.testing.assert_array_equal(ours, theirs)
+    assert not np.array_equal(outputs[0][0], outputs[1][0])
+    assert serial.generator.bit_generator.state == ahead.layer.generator.bit_generator.state
+    ahead.prefetch(3)
+    ahead.discard_prefetch()  # a step that failed: the draw is undone
+    assert serial.generator.bit_generator.state == ahead.layer.generator.bit_generator.state
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 5), h=st.integers(2, 7), w=st.integers(2, 7), c=st.integers(1, 3),
+       pool=st.integers(2, 3), stride=st.integers(1, 3), padding=st.sampled_from(["valid", "same"]),
+       data_format=st.sampled_from(["channels_last", "channels_first"]), seed=st.integers(0, 2**16))
+def test_maxpool_background_halves_give_the_same_bits(n, h, w, c, pool, stride, padding,
+                                                      data_format, seed):
+    """With the background thread the masks and the second half of the scatter run there:
+    same output and gradient bits as the reference layer, ties (a few levels) included."""
+    assume(padding == "same" or (h >= pool and w >= pool))
+    rng = np.random.default_rng(seed)
+    shape = (c, h, w) if data_format == "channels_first" else (h, w, c)
+    x = rng.integers(0, 3, (n,) + shape).astype(np.float32)
+    layer = _built(MaxPooling2D(pool, strides=stride, padding=padding, data_format=data_format), shape)
+    kernel = kernels.kernel_for(layer, use_background=True)
+    y = kernel.forward(x, False)
+    g = np.arange(1, y.size + 1, dtype=np.float32).reshape(y.shape)
+    dx = kernel.backward(g.copy(), True, True)
+    np.testing.assert_array_equal(y, layer.forward(x, training=True))
+    np.testing.assert_array_equal(dx, layer.backward(g))
+
+
+def test_kept_arrays_follow_the_batch_size():
+    """A kernel writes its outputs into arrays kept from step to step, resized with the batch."""
+    rng = np.random.default_rng(0)
+    layer = _built(Conv2D(2, 3, padding="same"), (5, 5, 2), np.float64)
+    kernel = kernels.kernel_for(layer, use_background=False)
+    big, small = rng.standard_normal((4, 5, 5, 2)), rng.standard_normal((2, 5, 5, 2))
+    first = kernel.forward(big, False).copy()
+    kernel.forward(small, False)
+    again = kernel.forward(big, False)
+    np.testing.assert_array_equal(first, again)
+    g = rng.standard_normal(first.shape)
+    dx = kernel.backward(g, True, False)
+    layer.forward(big, training=True)
+    np.testing.assert_array_equal(dx, layer.backward(g))
+
+
+def test_a_subclass_that_overrides_forward_gets_the_generic_kernel():
+    class Doubling(Dense):
+        def forward(self, x, training=False):
+            return 2 * super().forward(x, training)
+
+    assert type(kernels.kernel_for(_built(Doubling(3), (2,)), False)) is kernels.Kernel
+    assert type(kernels.kernel_for(_built(Dense(3), (2,)), False)) is kernels.DenseKernel
