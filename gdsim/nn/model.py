@@ -73,6 +73,8 @@ class Sequential:
         either way, only the time differs. The training data must not be changed in place
         during ``fit``: the next batch is read ahead.
 
+    Notes
+    -----
     ``fit``, ``evaluate`` and ``predict`` run the network's GEMMs with OpenBLAS at one thread
     (:func:`gdsim.nn.blas.blas_threads`): OpenBLAS splits a GEMM by thread count and rounds
     each split differently, so a fixed count is what makes "same seed, same bits" hold on any
