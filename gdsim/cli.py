@@ -2,6 +2,7 @@
 
     gdsim reproduce [--json]            the xs/ys question's runs beside its printed numbers
     gdsim reproduce cnn [--epochs N] [--n N] [--json]   the validation-spike question's run
+    gdsim reproduce eos [--quick] [--json]  the edge of stability: sharpness against 2/eta
     gdsim regression [options]          any variant of the xs/ys run, Keras-style output
     gdsim analyze regression [options]  Hessian, critical learning rate, predicted loss ratio
     gdsim figures [--out DIR] [--only NAME] [--quick] [--list]   the lecture figures
@@ -75,6 +76,10 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.target == "cnn":
         return cmd_reproduce_cnn(args)
+    if args.target == "eos":
+        return cmd_reproduce_eos(args)
+    if args.quick:
+        raise ValueError("--quick applies to 'gdsim reproduce eos' only")
     if args.epochs is not None or args.n is not None:
         raise ValueError("--epochs and --n apply to 'gdsim reproduce cnn' only")
     from gdsim import reproduce
@@ -98,6 +103,20 @@ def cmd_reproduce_cnn(args: argparse.Namespace) -> int:
     _io.ensure_folder("--out", args.out)
     # With --json, reproduce_cnn prints the JSON itself and sends progress to stderr.
     cnn_experiments.reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
+    return 0
+
+
+def cmd_reproduce_eos(args: argparse.Namespace) -> int:
+    """The edge of stability: sharpness every 20 steps of full-batch runs (progress on stderr)."""
+    if args.epochs is not None or args.n is not None:
+        raise ValueError("--epochs and --n apply to 'gdsim reproduce cnn' only")
+    from gdsim.studies import edge_of_stability
+
+    runs = edge_of_stability.run_all(quick=args.quick, progress=edge_of_stability.to_stderr)
+    if args.json:
+        _print_json({"runs": [run.to_json() for run in runs]})
+    else:
+        print(edge_of_stability.format_table(runs))
     return 0
 
 
@@ -228,14 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     reproduce = commands.add_parser("reproduce", help="the seed questions' runs beside their "
                                                       "printed numbers")
-    reproduce.add_argument("target", nargs="?", default="regression", choices=["regression", "cnn"],
+    reproduce.add_argument("target", nargs="?", default="regression", choices=["regression", "cnn", "eos"],
                            help="regression: the xs/ys question (default); cnn: the validation-"
-                                "spike question's training run")
+                                "spike question's training run; eos: the edge of stability")
     reproduce.add_argument("--epochs", type=int, help="cnn: epochs (default 100, as the seed)")
     reproduce.add_argument("--n", type=int, help="cnn: number of images (default 8000)")
     reproduce.add_argument("--out", default="gdsim-output",
                            help="cnn: folder for the curves figure and the history JSON/CSV "
                                 "(default ./gdsim-output)")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="eos: only the gd, control and adam runs (CI-sized)")
     reproduce.add_argument("--json", action="store_true", help="print the results as JSON")
     reproduce.set_defaults(handler=cmd_reproduce)
 

@@ -52,6 +52,9 @@ SCRIPTS = {
     "step_size_cnn": "13_step_size_cnn.py",
     # Keras's and PyTorch's forms of the same optimizers (issue 17).
     "same_name_different_numbers": "14_same_name_different_numbers.py",
+    # The edge of stability (issue 13): sharpness against 2/eta for GD, 38/eta for Adam.
+    "edge_of_stability": "15_edge_of_stability.py",
+    "adam_edge_of_stability": "16_adam_edge_of_stability.py",
 }
 
 

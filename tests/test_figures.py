@@ -37,7 +37,7 @@ def test_names_are_in_lecture_order_and_each_has_a_one_line_description():
     assert names == ["divergence", "stability", "noise_escape", "surfaces", "momentum", "adam",
                      "minibatch", "escape_animation", "cnn_training_curves", "minibatch_noise_cnn",
                      "validation_sample_size", "batchnorm_dropout", "step_size_cnn",
-                     "same_name_different_numbers"]
+                     "same_name_different_numbers", "edge_of_stability", "adam_edge_of_stability"]
     for name in names:
         text = figures.describe(name)
         assert text and "\n" not in text and len(text) < 200, (name, text)
@@ -95,7 +95,8 @@ def test_the_noise_escape_figure_is_byte_identical_when_rerun(tmp_path):
 # ------------------------------------------------------------------------------ images
 
 @pytest.mark.parametrize("name", ["divergence", "stability", "noise_escape", "surfaces",
-                                  "momentum", "adam", "minibatch", "same_name_different_numbers"])
+                                  "momentum", "adam", "minibatch", "same_name_different_numbers",
+                                  "edge_of_stability", "adam_edge_of_stability"])
 def test_each_figure_writes_a_projector_sized_png_and_an_svg(name, tmp_path):
     module, data = computed(name)
     paths = plots.save(module.plot(data), tmp_path, module.STEM)
@@ -248,3 +249,18 @@ def test_the_figure_scripts_are_package_data_a_wheel_carries():
         where=str(Path(figures.__file__).resolve().parent.parent), include=["gdsim*"])
     shipped = {p.name for p in importlib.resources.files("gdsim.gallery").iterdir()}
     assert set(figures.SCRIPTS.values()) <= shipped
+
+
+# ------------------------------------------------------------------------------ edge of stability
+
+def test_edge_of_stability_figure_shows_gd_at_2_over_eta_and_the_control_below():
+    _, d = computed("edge_of_stability")
+    gd, control = d["summary"]["gd"], d["summary"]["control"]
+    assert gd["first_095"] is not None and gd["first_095"] < 600
+    assert gd["rising_fraction"] > 0 and gd["loss_falls"]
+    assert control["max"] < 0.8 and control["monotone"]
+
+
+def test_adam_edge_of_stability_figure_reaches_38_over_eta():
+    _, d = computed("adam_edge_of_stability")
+    assert d["summary"]["max"] >= 0.95 and d["run"].threshold == pytest.approx(3800)
