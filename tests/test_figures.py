@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,10 +54,25 @@ def test_unknown_figure_names_the_choices_and_the_closest_match(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing was written
 
 
-def test_missing_scripts_directory_gives_a_clear_error(monkeypatch, tmp_path):
+def test_the_scripts_ship_inside_the_package_and_missing_ones_give_a_clear_error(monkeypatch,
+                                                                                  tmp_path):
+    assert figures.scripts_dir() == Path(figures.__file__).resolve().parent / "gallery"
     monkeypatch.setattr(figures, "__file__", str(tmp_path / "site-packages" / "gdsim" / "figures.py"))
-    with pytest.raises(FileNotFoundError, match="source checkout"):
+    with pytest.raises(FileNotFoundError, match="installation is incomplete"):
         figures.make("momentum", tmp_path)
+
+
+def test_default_out_dir_is_the_committed_figures_in_a_checkout_and_quick_never_overwrites():
+    repository = Path(figures.__file__).resolve().parent.parent / "figures"
+    assert figures.default_out_dir() == repository
+    assert figures.default_out_dir(quick=True) == repository / "quick"
+
+
+def test_make_creates_a_missing_folder_and_refuses_a_file(tmp_path):
+    assert figures.make("momentum", tmp_path / "a" / "b", quick=True)[0].is_file()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="out_dir .* is a file"):
+        figures.make("momentum", tmp_path / "file", quick=True)
 
 
 def test_make_all_with_only_runs_just_that_figure_and_main_is_deterministic(tmp_path):
@@ -221,6 +237,19 @@ def test_the_animation_is_a_small_gif_of_the_escape_and_byte_stable(tmp_path):
     assert data[:6] == b"GIF89a" and len(data) < 2_000_000
     with Image.open(tmp_path / "a.gif") as gif:
         assert gif.n_frames == len(d["steps"]) > 10
+
+
+def test_the_figure_scripts_are_package_data_a_wheel_carries():
+    """`pip install .` (not editable) must bring the scripts: gdsim.gallery is a package that
+    setuptools finds, and every script is a resource inside it."""
+    import importlib.resources
+
+    import setuptools
+
+    assert "gdsim.gallery" in setuptools.find_packages(
+        where=str(Path(figures.__file__).resolve().parent.parent), include=["gdsim*"])
+    shipped = {p.name for p in importlib.resources.files("gdsim.gallery").iterdir()}
+    assert set(figures.SCRIPTS.values()) <= shipped
 
 
 # ------------------------------------------------------------------------------ edge of stability

@@ -1,9 +1,10 @@
 """The network of seed question 000 ("validation loss sometimes spikes"), and its recipe.
 
-``seed_cnn`` is the question's CNN (``shared/seeds/000_...``), layer for layer, including its
-``K.image_data_format()`` branch: for ``channels_first`` the input is ``(depth, height,
-width)`` and BatchNormalization normalises axis 1 (``chanDim = 1``); otherwise ``(height,
-width, depth)`` and axis -1. ``build_model`` compiles it as the question does.
+``seed_cnn`` is the network of the "validation loss sometimes spikes" question
+(``docs/seed_questions.md``), layer for layer, including its ``K.image_data_format()`` branch:
+for ``channels_first`` the input is ``(depth, height, width)`` and BatchNormalization
+normalises axis 1 (``chanDim = 1``); otherwise ``(height, width, depth)`` and axis -1.
+``build_model`` compiles it as the question does.
 """
 
 from __future__ import annotations

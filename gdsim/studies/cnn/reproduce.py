@@ -58,10 +58,11 @@ def curves_figure(result: dict[str, Any], title: str | None = None):
         top = np.nanmax(np.where(np.isfinite(values), values, np.nan)) if np.isfinite(values).any() else 1.0
         ax.set_ylim(0, max(1.05, min(3.0, 1.05 * top)))
         ax.legend(loc="upper right", ncol=2, fontsize=12)
+        plots.integer_ticks(ax)
         f = result["final"]
         plots.note(ax, f"final: train acc {f['accuracy']:.3f}, val acc {f['val_accuracy']:.3f}\n"
-                       f"{result['seconds']:.0f} s, {result['images_per_second']:.0f} train img/s",
-                   loc="lower right")
+                       f"{plots.duration(result['seconds'])}, "
+                       f"{result['images_per_second']:.0f} train img/s", loc="lower right")
     return fig
 
 
@@ -80,8 +81,7 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
     """
     from gdsim import plots
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(_io.ensure_folder("out_dir", out_dir))
     stream = progress if progress is not None else (sys.stderr if json_output else sys.stdout)
     result = train_seed_run(n=n, epochs=epochs, batch_size=SEED["batch_size"], lr=SEED["lr"],
                             decay=decay, size=size, difficulty=SEED["difficulty"], seed=seed,
@@ -100,17 +100,16 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
         pass
     paths += [out / f"{stem}.json", out / f"{stem}.csv"]
     result["paths"] = [str(p) for p in paths]
-    if json_output:
-        import json
-        print(json.dumps({"history": result["history"], "spikes": result["spikes"],
-                          "seconds": result["seconds"], "settings": result["settings"]}))
+    if json_output:  # the same keys as the file it wrote
+        print(_io.dumps_json(payload))
     elif verbose:
         f, sp = result["final"], result["spikes"]
+        spikes_text = (f"{sp['count']} at epochs {', '.join(map(str, sp['epochs']))}"
+                       if sp["count"] else "none")
         print(f"{len(result['history']['loss'])} epochs in {result['seconds']:.1f} s "
               f"({result['images_per_second']:.0f} training images/s); final loss {f['loss']:.4f} "
               f"accuracy {f['accuracy']:.4f} val_loss {f['val_loss']:.4f} val_accuracy "
-              f"{f['val_accuracy']:.4f}; val_loss spikes: {sp['count']} at epochs {sp['epochs']}",
-              file=stream)
+              f"{f['val_accuracy']:.4f}; val_loss spikes: {spikes_text}", file=stream)
         for path in paths:
             print(f"wrote {path}", file=stream)
     return result

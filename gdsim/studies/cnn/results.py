@@ -3,7 +3,6 @@ markdown spike table."""
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any, Callable
 
@@ -48,16 +47,11 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items() if k != "model"}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if math.isfinite(v) else str(v)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+    return _io.json_value(value)
 
 
 def save_results(path: str | os.PathLike, results: dict[str, Any]) -> None:
-    """Write results atomically as JSON (inf/NaN as the strings "inf"/"nan", models dropped)."""
+    """Write results atomically as strict JSON (inf/NaN as ``null``, models dropped)."""
     _io.save_json(path, _jsonable(results))
 
 

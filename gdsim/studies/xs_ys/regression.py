@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from gdsim import _validate, optim
+from gdsim import _io, _validate, optim
 from gdsim.nn.layers import Dense
 from gdsim.nn.model import Sequential
 from gdsim.studies.xs_ys.data import seed_regression
@@ -49,14 +49,9 @@ class RegressionRun:
                 "first_inf_epoch": self.first_inf_epoch, "first_nan_epoch": self.first_nan_epoch}
 
 
-def json_number(value: float) -> float | str:
-    """JSON has no inf/NaN: they become the strings "inf", "-inf", "nan"."""
-    value = float(value)
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
+def json_number(value: float) -> float | None:
+    """Strict JSON has no inf/NaN: they become ``None`` (``null``); see ``gdsim._io.json_value``."""
+    return _io.json_value(float(value))
 
 
 def build_model(kernel: float, bias: float = 0.0, optimizer: str | optim.Optimizer = "sgd",

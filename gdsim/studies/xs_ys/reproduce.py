@@ -1,6 +1,6 @@
 """``gdsim reproduce``: the seed question's runs, side by side with the numbers it printed.
 
-The seed (``shared/seeds/001_...``) printed losses from a Keras run whose random initial
+The xs/ys question (``docs/seed_questions.md``) printed losses from a Keras run whose random initial
 kernel we do not know. Its printed numbers pin it down: the first printed loss gives the
 kernel in closed form (``regression.kernels_from_first_loss``); a run where only the final
 number was printed is pinned by a 1-D search over gdsim runs (``regression.infer_kernels``).

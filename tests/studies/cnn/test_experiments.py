@@ -130,7 +130,7 @@ def test_spike_table_and_results_file(tmp_path):
     assert lines[0].startswith("| experiment |") and len(lines) == 2 + len(d["table"])
     path = tmp_path / "r.json"
     save_results(path, {"x": {"a": [1.0, float("nan"), float("inf")], "model": object()}})
-    assert json.loads(path.read_text()) == {"x": {"a": [1.0, "nan", "inf"]}}
+    assert json.loads(path.read_text()) == {"x": {"a": [1.0, None, None]}}
     payload = results_payload({"step size": d})
     assert payload["markdown_table"] == table and payload["spike_rule"] == SPIKE_RULE
     assert payload["experiments"]["step size"]["table"] == d["table"]

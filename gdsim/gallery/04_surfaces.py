@@ -1,4 +1,5 @@
 """Optimizers on classic surfaces: GD, momentum, Nesterov, Adam and RMSprop on an ill-conditioned bowl, Rosenbrock and Beale.
+==========================================================================================================================
 
 Each panel is a loss surface's contours (log-spaced levels, so both the steep walls and the flat
 floor show) with the path of every optimizer from the same start; the legend gives where each
@@ -14,7 +15,7 @@ one ended. What to look for:
 
 All runs are exact-gradient (no noise), float64, Keras's update formulas.
 
-Run:  python figures/04_surfaces.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.04_surfaces [--quick] [--out DIR]  (or: gdsim figures --only surfaces)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 from gdsim import figures, optim, plots, simulate, surfaces
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "04_surfaces"
 
 
@@ -98,7 +99,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """Stability map of the seed regression: GD converges iff lr < 2/lambda_max, and at lr=0.01 iff n <= 16.
+=====================================================================================================
 
 Left: hundreds of learning rates, all in ONE vectorized ``simulate.run`` (the runs axis holds
 the learning rates), 500 full-batch SGD steps each on xs = 1..20 from the seed's initial
@@ -14,7 +15,7 @@ Right: the learning rate fixed at Keras's default 0.01 and the data grown (xs = 
 ``lambda_max(n)`` grows like ``2n^2/3``, and 2/lambda_max(n) drops below 0.01 between n = 16
 and n = 17. That is the seed's "fine with 10 points, explodes with 18 or more".
 
-Run:  python figures/02_stability.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.02_stability [--quick] [--out DIR]  (or: gdsim figures --only stability)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from gdsim import figures, optim, plots, problems, simulate
 from gdsim.studies.xs_ys import regression, stability
 from gdsim.studies.xs_ys.reproduce import SEED_SGD_LOSSES
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "02_stability"
 EPOCHS = 500
 LR_DEFAULT = 0.01
@@ -146,7 +147,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """A finite validation sample: the same checkpoints scored on 200, 2000 and 20000 images.
+======================================================================================
 
 The seed's answer: validation metrics are noisier still, because the validation set is a
 smaller sample (and not what is optimised). Set-up: one run of the seed CNN (reduced setting,
@@ -16,7 +17,7 @@ Right: the spread of a size-m validation loss — the standard deviation over 40
 sets of m images resampled from the pool, averaged over the checkpoints — against m, with
 ``sd(l_i)/sqrt(m)`` (per-image losses l_i): a tenfold larger set, a ~3.2x smaller spread.
 
-Run:  python figures/11_validation_sample_size.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.11_validation_sample_size [--quick] [--out DIR]  (or: gdsim figures --only validation_sample_size)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from gdsim import figures, plots
 from gdsim.studies.cnn.settings import SPIKE_RULE, setting_line, short
 from gdsim.studies.cnn.validation_size import validation_size
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "11_validation_sample_size"
 
 
@@ -94,7 +95,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """Same name, different numbers: Keras's and PyTorch's momentum, Adam and RMSprop part ways under a step decay, a large epsilon, and small gradients.
+==================================================================================================================================================
 
 Both frameworks call these algorithms by the same names, and d2l.ai (PyTorch's forms) and the
 Keras documentation (Keras's forms) teach them side by side, but the formulas differ in details
@@ -21,10 +22,14 @@ The problem is d2l's ill-conditioned bowl ``f(x) = 0.1 x1^2 + 2 x2^2`` from ``(-
 (scaled by 1/100 on the right). Where an exact translation exists, ``gdsim.optim.equivalent``
 gives it; none exists for these three.
 
-Run:  python figures/14_same_name_different_numbers.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.14_same_name_different_numbers [--quick] [--out DIR]  (or: gdsim figures --only same_name_different_numbers)
 """
 
 from __future__ import annotations
+
+from gdsim import numerics
+
+numerics.pin_for()  # run as a script: the portable profile, chosen before NumPy loads
 
 from pathlib import Path
 
@@ -34,7 +39,7 @@ from gdsim import figures, optim, plots, surfaces
 from gdsim.optim import torch_form
 from gdsim.optim.torch_form import lr_scheduler
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "14_same_name_different_numbers"
 X0 = np.array([-5.0, -2.0])
 MOMENTUM, DECAY = 0.5, lr_scheduler.StepLR(0.4, step_size=5, gamma=0.1)   # lr 0.4, then 0.04 at step 5
@@ -121,7 +126,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """Adam at the edge of stability: the preconditioned sharpness settles near 38/eta.
+================================================================================
 
 Cohen et al. (2022): Adam's step is ``eta * P^-1 * mhat`` with the diagonal preconditioner
 ``P = (sqrt(v) + eps) / sqrt(1 - b2^t)`` (Keras's formulas, ``gdsim.curvature.preconditioner``);
@@ -7,7 +8,7 @@ below ``(2 + 2 b1) / ((1 - b1) eta)`` = 38/eta at b1 = 0.9. Same network, data a
 figure 15, Keras Adam at eta = 0.01 (38/eta = 3800), full batch, the preconditioned sharpness
 every 20 steps (top) and the training loss (bottom).
 
-Run:  python figures/16_adam_edge_of_stability.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.16_adam_edge_of_stability [--quick] [--out DIR]  (or: gdsim figures --only adam_edge_of_stability)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from matplotlib import ticker
 from gdsim import figures, plots
 from gdsim.studies import edge_of_stability as eos
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "16_adam_edge_of_stability"
 
 
@@ -64,7 +65,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """Minibatch noise in the seed CNN: spikes per batch size, and gradient-noise variance falling as 1/B.
+===================================================================================================
 
 The seed's answer: "minibatches (here 32) add extra noise, the price of faster convergence".
 Set-up (reduced from the seed's 8000 32x32 images / 100 epochs to fit a shared 2-core machine,
@@ -15,7 +16,7 @@ gradient around the full-data gradient, ``E||g_B - g||^2``, measured from sample
 (i.i.d. indices, inference-mode gradients so a batch gradient is a mean of per-sample ones),
 against B on log-log axes, with the fitted slope; the line is ``tr(Sigma)/B``.
 
-Run:  python figures/10_minibatch_noise_cnn.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.10_minibatch_noise_cnn [--quick] [--out DIR]  (or: gdsim figures --only minibatch_noise_cnn)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from gdsim import figures, plots
 from gdsim.studies.cnn.minibatch_noise import minibatch_noise
 from gdsim.studies.cnn.settings import setting_line
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "10_minibatch_noise_cnn"
 
 
@@ -79,7 +80,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """The seed's "training result graph": train/val loss and accuracy of the seed CNN, spikes marked.
+===============================================================================================
 
 Seed question 000: ~8000 genuine/fake images, the seed CNN (``gdsim.studies.cnn.model.seed_cnn``,
 134,226 parameters at 32x32x3), Adam lr 1e-4, batch 32, 100 epochs; the validation loss
@@ -12,7 +13,7 @@ sometimes spikes above the training loss and comes back. Set-up here: ``real_fak
 The same run is ``gdsim reproduce cnn`` (``gdsim.studies.cnn.reproduce.reproduce_cnn``), which also
 writes the history as JSON and CSV.
 
-Run:  python figures/09_cnn_training_curves.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.09_cnn_training_curves [--quick] [--out DIR]  (or: gdsim figures --only cnn_training_curves)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from gdsim.studies.cnn.settings import QUICK, SEED
 from gdsim.studies.cnn.reproduce import curves_figure
 from gdsim.studies.cnn.seed_run import train_seed_run
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "09_cnn_training_curves"
 
 
@@ -48,7 +49,7 @@ def plot(d: dict):
     return curves_figure(d)
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

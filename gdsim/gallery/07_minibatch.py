@@ -1,4 +1,5 @@
 """Minibatch noise: smaller batches give noisier loss curves, and the gradient-noise variance falls as 1/B.
+========================================================================================================
 
 Left: SGD (lr = 5e-4, stable for every batch size here) on the seed regression xs = 1..20,
 with Keras-style minibatches (reshuffled every epoch, last partial batch kept) of size 1, 4 and
@@ -14,7 +15,7 @@ replacement (what Keras does within an epoch) it carries the finite-population c
 ``tr(S) / B * (n - B) / (n - 1)``, which reaches 0 at B = n (the full batch has no noise).
 Both laws are drawn; the slope fit uses the with-replacement points.
 
-Run:  python figures/07_minibatch.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.07_minibatch [--quick] [--out DIR]  (or: gdsim figures --only minibatch)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from gdsim import figures, noise, optim, plots, problems, simulate
 from gdsim.studies.xs_ys import regression
 from gdsim.studies.xs_ys.reproduce import SEED_SGD_LOSSES
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "07_minibatch"
 LR = 5e-4
 BATCH_SIZES = (1, 4, 20)
@@ -120,7 +121,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

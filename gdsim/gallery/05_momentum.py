@@ -1,4 +1,5 @@
 """Momentum overshoots: on f(x) = x^2/2, heavy ball with beta = 0, 0.5, 0.9, 0.99 rings inside the envelope C*rho^k.
+=================================================================================================================
 
 Keras's ``SGD(momentum=beta)`` keeps a velocity: ``v <- beta*v - lr*f'(x); x <- x + v``. On the
 1-D quadratic ``f(x) = lambda x^2 / 2`` this is a linear recurrence in two numbers::
@@ -14,7 +15,7 @@ oscillates -- it overshoots the minimum and swings back -- decaying only as fast
 
 All four betas run in one ``simulate.run`` (the momentum hyper-parameter is an array over runs).
 
-Run:  python figures/05_momentum.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.05_momentum [--quick] [--out DIR]  (or: gdsim figures --only momentum)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 from gdsim import analysis, figures, optim, plots, simulate, surfaces
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "05_momentum"
 BETAS = np.array([0.0, 0.5, 0.9, 0.99])
 LR = 0.3
@@ -96,7 +97,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """Animation of figure 03: exact GD settles in the shallow well while 40 noisy runs hop the barrier into the deep one.
+===================================================================================================================
 
 The same tilted double well ``f(x) = x^4/4 - x^2/2 + 0.2 x`` and the same two updates as figure
 03 (exact: ``x <- x - lr f'(x)``; noisy: ``x <- x - lr (f'(x) + sigma z)``, lr = 0.1,
@@ -6,7 +7,7 @@ sigma = 1.2), all 41 runs in one ``simulate.run``. Each frame shows every run as
 curve, and a counter of how many noisy runs are in the deep well. Written as a GIF with Pillow
 (one shared 256-colour palette, so the file stays small and the same bytes come out each time).
 
-Run:  python figures/08_escape_animation.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.08_escape_animation [--quick] [--out DIR]  (or: gdsim figures --only escape_animation)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from PIL import Image
 
 from gdsim import _io, figures, noise, optim, plots, simulate, surfaces
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "08_escape_animation"
 TILT, LR, SIGMA, X_START = 0.2, 0.1, 1.2, 1.6
 N_NOISY = 40
@@ -94,7 +95,7 @@ def save_gif(images: list[Image.Image], path: Path, ms_per_frame: int = 80) -> N
     _io.atomic_write(path, write)
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{STEM}.gif"

@@ -1,4 +1,5 @@
 """Why the seed's loss explodes: SGD lr=0.01 on xs=1..20 multiplies the loss by (1 - lr*lambda_max)^2 = 3.55 every epoch.
+======================================================================================================================
 
 The seed question fits ``Dense(1)`` to ys = xs/2 (xs = 1..20) with Keras's default SGD
 (lr = 0.01). All 20 points fit in one batch of 32, so every epoch is one full-batch gradient
@@ -12,7 +13,7 @@ each step, so the loss grows by ``1.885^2 = 3.55`` per epoch:
 until float32 overflows to inf (epoch 64) and inf - inf gives NaN (epoch 134).
 The right panel shows the two answers of the thread: lr = 1e-4, and Adam.
 
-Run:  python figures/01_divergence.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.01_divergence [--quick] [--out DIR]  (or: gdsim figures --only divergence)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from gdsim import figures, optim, plots, problems, simulate
 from gdsim.studies.xs_ys import regression, stability
 from gdsim.studies.xs_ys.reproduce import SEED_ADAM_PREDICTION, SEED_SGD_LOSSES, SEED_SMALL_LR_LOSSES
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "01_divergence"
 LR = 0.01
 EPOCHS = 500
@@ -126,7 +127,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     with warnings.catch_warnings():  # the divergence is the point, not a problem
         warnings.simplefilter("ignore")
         data = compute(quick)

@@ -1,4 +1,5 @@
 """Why Adam works on the seed problem: it gives the kernel and the bias their own step sizes, so the steep kernel direction cannot blow up.
+========================================================================================================================================
 
 The loss of ``Dense(1)`` on xs = 1..20 is a long narrow valley in the (kernel, bias) plane: the
 kernel multiplies inputs up to 20, so the loss is ~ 140x more curved along it than along the
@@ -15,7 +16,7 @@ so the kernel, whose gradients are ~ 14x larger, gets a ~ 14x smaller effective 
 (left), and every step moves each parameter by at most about ``lr`` (right): no blow-up, at
 the price of crawling when the start is far away.
 
-Run:  python figures/06_adam.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.06_adam [--quick] [--out DIR]  (or: gdsim figures --only adam)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from gdsim import figures, optim, plots, problems, simulate
 from gdsim.studies.xs_ys import regression
 from gdsim.studies.xs_ys.reproduce import SEED_SGD_LOSSES
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "06_adam"
 
 
@@ -104,7 +105,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """BatchNorm's train/inference mismatch and dropout: the spikes live in the inference-mode network.
+================================================================================================
 
 The training loss Keras prints is measured in *training mode* — dropout on, BatchNorm using
 each batch's own mean/variance — and averaged over an epoch while the weights move; the
@@ -6,7 +7,7 @@ validation loss is measured after the epoch in *inference mode* — dropout off,
 its moving averages (momentum 0.99: a memory of ~100 steps, which lag the weights).
 
 Top (the seed's own setting: 8000 images 32x32x3, Adam lr 1e-4, batch 32, 100 epochs, seed 0 —
-the run of figure 08): every epoch scored four ways: the training loss as Keras prints it, the
+the run of figure 09): every epoch scored four ways: the training loss as Keras prints it, the
 training set in inference mode, the validation loss as Keras prints it, and the validation set
 with BatchNorm *batch* statistics (training-mode BN, dropout off, moving averages untouched).
 Circles: spikes (``gdsim.spikes``: > 20 % above the running minimum, back within 3 epochs).
@@ -16,7 +17,7 @@ statistics that keep up with the weights). Bottom right (reduced setting,
 ``gdsim.studies.cnn.settings.EXPERIMENT``: 4000 images 16x16x3, 30 epochs, 3 seeds): with and without
 dropout — training vs validation loss.
 
-Run:  python figures/12_batchnorm_dropout.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.12_batchnorm_dropout [--quick] [--out DIR]  (or: gdsim figures --only batchnorm_dropout)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from gdsim import figures, plots, spikes
 from gdsim.studies.cnn.batchnorm import batchnorm_dropout, batchnorm_seed_setting
 from gdsim.studies.cnn.settings import SPIKE_RULE
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "12_batchnorm_dropout"
 
 
@@ -48,7 +49,7 @@ def _with_spikes(ax, v, color, label, ls="-", lw=2.2, mark=True) -> int:
     v = np.asarray(v, dtype=float)
     epochs = np.arange(1, len(v) + 1)
     peaks = spikes.spike_summary(v, **SPIKE_RULE)["epochs"]
-    ax.plot(epochs, v, color=color, ls=ls, lw=lw, label=f"{label}: {len(peaks)} spikes")
+    ax.plot(epochs, v, color=color, ls=ls, lw=lw, label=f"{label}: {plots.plural(len(peaks), 'spike')}")
     if peaks and mark:
         ax.plot(peaks, v[np.asarray(peaks) - 1], "o", ms=11, mfc="none", mew=2.2, color=color)
     return len(peaks)
@@ -63,7 +64,9 @@ def plot(d: dict):
         top = ax["top"]
         cv = seed["curves"]
         _with_spikes(top, cv["loss"], c["blue"], "train, training mode ('loss')")
-        _with_spikes(top, cv["train_loss_inference"], c["sky"], "train, inference mode", ls=":")
+        # Same data as the blue line, other mode: same hue, a bold dash that a projector keeps.
+        _with_spikes(top, cv["train_loss_inference"], c["blue"], "train, inference mode",
+                     ls=(0, (5, 2, 1, 2)), lw=2.4)
         _with_spikes(top, cv["val_loss"], c["vermillion"], "val, inference mode ('val_loss')")
         _with_spikes(top, cv["val_loss_batch_stats"], c["black"], "val, BN batch statistics",
                      ls="--", lw=1.8)
@@ -86,16 +89,21 @@ def plot(d: dict):
             row = reduced["table"][label]
             name = "dropout" if "no dropout" not in label else "no dropout"
             epochs = np.arange(1, len(curve["loss"]) + 1)
-            right.plot(epochs, curve["loss"], color=color, ls=":", lw=2, label=f"{name}: train")
+            right.plot(epochs, curve["loss"], color=color, ls="--", lw=2.4, label=f"{name}: train")
             right.plot(epochs, curve["val_loss"], color=color, lw=2.2,
-                       label=f"{name}: val ({row['spikes_total']} spikes / {row['runs']} seeds)")
+                       label=f"{name}: val, {plots.plural(row['spikes_total'], 'spike')} in "
+                             f"{plots.plural(row['runs'], 'run')}")
         r = reduced["settings"]
         plots.labels(right, "epoch", "loss", f"dropout ({r['size']}x{r['size']}, {r['epochs']} ep)")
+        low, high = right.get_ylim()
+        right.set_ylim(low, high + 1.1 * (high - low))  # head-room: the legend covers no data
         right.legend(loc="upper right", fontsize=11)
+        for panel in ax.values():
+            plots.integer_ticks(panel)
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

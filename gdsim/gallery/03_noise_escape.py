@@ -1,4 +1,5 @@
 """Perfect vs noisy gradient descent: exact GD stops in the nearest local minimum, noisy GD escapes to the deeper one.
+===================================================================================================================
 
 The first seed question's answer says some gradient noise is *desirable*: it can knock the
 optimizer out of a poor local minimum. Here is that toy figure, computed. The loss is the
@@ -15,7 +16,7 @@ barrier (0.082 high) and a deep well at x = -1.088.
   ``simulate.run`` call, 24,000 runs). Too little noise: stuck. Enough: escapes. Too much
   noise x lr: the quartic walls throw the iterate out and it diverges (hatched).
 
-Run:  python figures/03_noise_escape.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.03_noise_escape [--quick] [--out DIR]  (or: gdsim figures --only noise_escape)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 
 from gdsim import figures, noise, optim, plots, simulate, surfaces
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "03_noise_escape"
 TILT = 0.2
 X_START = 1.6
@@ -113,23 +114,28 @@ def plot(d: dict):
         curve.annotate("start", (X_START, f(X_START)), xytext=(-10, 10), textcoords="offset points",
                        ha="right", fontsize=14)
         curve.set_ylim(-0.7, 1.75)
-        plots.labels(curve, "parameter x", "loss f(x)", "one run of each")
+        plots.labels(curve, "parameter x", "loss f(x)", "one run of each, on the loss")
         curve.legend(loc="upper center", fontsize=13)
 
-        # Bottom left: x against step, one exact run and 30 noisy ones.
+        # Bottom left: x against step, one exact run and the first 30 noisy ones.
         tax = ax["time"]
-        for path in d["noisy_paths"].T[:30]:
+        drawn = d["noisy_paths"][:, :30]
+        n_noisy = d["noisy_paths"].shape[1]
+        drawn_deep = int(np.sum(drawn[-1] < d["barrier_x"]))
+        for path in drawn.T:
             tax.plot(d["steps"], path, color=c["vermillion"], lw=0.8, alpha=0.45)
         tax.plot(d["steps"], d["exact_path"], color=c["black"], lw=3, label="exact GD")
         tax.plot([], [], color=c["vermillion"], lw=1.5,
-                 label=f"noisy GD: {d['noisy_escape_fraction']:.0%} reach the deep well")
+                 label=f"noisy GD, {drawn.shape[1]} of {n_noisy} runs drawn:\n"
+                       f"{drawn_deep} of these {drawn.shape[1]}, and {d['noisy_escape_fraction']:.0%} "
+                       f"of all {n_noisy},\nend in the deep well")
         for y in (d["shallow_x"], d["deep_x"]):
             tax.axhline(y, color=c["grey"], ls=":", lw=1.5)
         tax.axhline(d["barrier_x"], color=c["grey"], ls="--", lw=1)
         tax.set_yticks([d["deep_x"], d["barrier_x"], d["shallow_x"]],
                        ["global min", "barrier", "local min"])
-        tax.set_ylim(-2.0, 3.4)
-        plots.labels(tax, "step", "parameter x", None)
+        tax.set_ylim(-2.0, 4.8)
+        plots.labels(tax, "step", "parameter x", f"{drawn.shape[1] + 1} runs over time")
         tax.legend(loc="upper right", fontsize=13)
 
         # Right: the escape-probability map.
@@ -147,21 +153,23 @@ def plot(d: dict):
         sigma_line = np.sqrt(2 * (d["barrier_height"] / 2) / lr_line)
         keep = sigma_line <= d["sigmas"][-1]
         mp.plot(lr_line[keep], sigma_line[keep], color="white", ls="--", lw=2)
+        # Labels on the map sit on dark boxes: white on the yellow cells would vanish.
+        on_map = dict(boxstyle="round,pad=0.25", facecolor="black", alpha=0.65, edgecolor="none")
         mp.text(0.46, 0.62, "lr·σ²/2 = barrier/2", color="white", fontsize=13, ha="right",
-                transform=mp.transData)
+                transform=mp.transData, bbox=on_map)
         mp.text(0.47, 1.9, "diverges", color="white", fontsize=14, ha="right", va="top",
                 fontweight="bold")
         mp.text(0.03, 0.12, "stuck", color="white", fontsize=14, fontweight="bold")
         mp.plot(LR, SIGMA, "*", ms=18, color=c["vermillion"], mec="white")
-        mp.annotate("left panels", (LR, SIGMA), xytext=(12, 0), textcoords="offset points",
-                    va="center", color="white", fontsize=13)
+        mp.annotate("left panels", (LR, SIGMA), xytext=(14, 0), textcoords="offset points",
+                    va="center", color="white", fontsize=13, bbox=on_map)
         plots.labels(mp, "learning rate", "noise scale σ",
                      f"{d['map_runs']:,} runs at once")
         fig.suptitle("Perfect vs noisy GD: noise escapes the local minimum", fontsize=19)
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 

@@ -1,4 +1,5 @@
 """Edge of stability: full-batch GD sharpens until lambda_max = 2/eta, then hovers there.
+======================================================================================
 
 Cohen et al. (ICLR 2021), reproduced with gdsim's hand-written gradients: a tanh network
 1-30-20-1 fitted to 20 points of the Chebyshev polynomial T_6 with the HALF mean squared error
@@ -9,7 +10,7 @@ climbs to 2/eta = 10 and stays there while the loss keeps falling, with many ste
 it; at eta = 0.049 (2/eta = 40.8) the sharpness stays far below its limit and the loss falls
 monotonically.
 
-Run:  python figures/15_edge_of_stability.py [--quick] [--out DIR]
+Run:  python -m gdsim.gallery.15_edge_of_stability [--quick] [--out DIR]  (or: gdsim figures --only edge_of_stability)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from matplotlib import ticker
 from gdsim import figures, plots
 from gdsim.studies import edge_of_stability as eos
 
-HERE = Path(__file__).resolve().parent
+OUT_DIR = figures.default_out_dir()  # the repository's figures/ in a checkout, else ./gdsim-figures
 STEM = "15_edge_of_stability"
 
 
@@ -73,7 +74,7 @@ def plot(d: dict):
     return fig
 
 
-def main(out_dir: str | Path = HERE, quick: bool = False) -> list[Path]:
+def main(out_dir: str | Path = OUT_DIR, quick: bool = False) -> list[Path]:
     return plots.save(plot(compute(quick)), out_dir, STEM)
 
 
