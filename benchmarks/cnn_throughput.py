@@ -60,12 +60,9 @@ GDSIM_ENGINES = ("gdsim", "gdsim-native")
 
 
 def seed_model():
-    """gdsim's seed CNN, built: the one place the benchmarks import it (``gdsim.models`` moves to
-    ``gdsim.studies``)."""
-    try:
-        from gdsim.studies import seed_cnn
-    except ImportError:
-        from gdsim.models import seed_cnn
+    """gdsim's seed CNN, built: the one place the benchmarks import it."""
+    from gdsim.studies.cnn.model import seed_cnn
+
     return seed_cnn(*SHAPE, CLASSES)
 
 

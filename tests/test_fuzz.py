@@ -16,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdsim import analysis, cli, datasets, noise, optim, regression, schedules, simulate, surfaces
+from gdsim import cli, noise, optim, schedules, simulate, surfaces
 from gdsim.optim.torch_form import lr_scheduler
 from gdsim.nn import layers
 from gdsim.nn.model import Sequential
+from gdsim.studies.cnn.data import real_fake_images
+from gdsim.studies.xs_ys import regression, stability
 from tests import fuzz_counter
 
 CALL_SECONDS = 20  # the hang bound of one call
@@ -154,7 +156,7 @@ ENTRY_POINTS = {
     "Sequential.compile": (lambda optimizer="sgd", loss="mse": small_model().compile(optimizer, loss),
                            {"optimizer": BAD_SCALARS, "loss": BAD_SCALARS}),
     "real_fake_images": (lambda n=8, size=8, channels=3, difficulty=0.5,
-                         data_format="channels_last": datasets.real_fake_images(
+                         data_format="channels_last": real_fake_images(
                              n, size, channels, seed=0, difficulty=difficulty,
                              data_format=data_format),
                          {"n": BAD_SCALARS, "size": BAD_SCALARS, "channels": BAD_SCALARS,
@@ -164,7 +166,7 @@ ENTRY_POINTS = {
         {"n": BAD_SCALARS, "kernel": BAD_SCALARS, "epochs": BAD_SCALARS,
          "batch_size": BAD_SCALARS}),
     "regression_stability": (lambda xs=np.arange(1.0, 5.0), lr=0.01:
-                             analysis.regression_stability(xs, lr),
+                             stability.regression_stability(xs, lr),
                              {"xs": BAD_ARRAYS, "lr": BAD_SCALARS}),
     "cli regression": (_cli, {"n": BAD_SCALARS, "lr": BAD_SCALARS, "epochs": BAD_SCALARS,
                               "optimizer": BAD_SCALARS, "batch_size": BAD_SCALARS}),
