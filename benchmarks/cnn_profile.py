@@ -29,10 +29,9 @@ BATCH = cnn_throughput.BATCH
 
 def profile(images: int, epochs: int, background: bool, engine: str = "fast") -> dict:
     from gdsim import optim
-    from gdsim.studies.cnn.model import seed_cnn
 
     x, y = cnn_throughput.data(images)  # the images the throughput benchmark trains on
-    model = seed_cnn(32, 32, 3, 2)
+    model = cnn_throughput.seed_model()
     model.background = background
     model.compile(optimizer=optim.Adam(1e-4), loss="categorical_crossentropy")
     steps = -(-images // BATCH)

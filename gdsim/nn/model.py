@@ -370,7 +370,7 @@ class Sequential:
                 logs = _training.train_epoch(self, runner, x, y, order.batches(), epoch,
                                             callback_list, bar)
                 if x_val is not None:
-                    val = _training.evaluate(self, x_val, y_val, batch_size)
+                    val = _training.evaluate(self, x_val, y_val, batch_size, engine=runner)
                     logs.update({f"val_{key}": value for key, value in val.items()})
                 if bar is not None:
                     bar.update(order.steps, logs, final=True)
@@ -420,8 +420,8 @@ class Sequential:
 
         batch_statistics: BatchNormalization normalizes each batch with its own mean and
             variance (moving statistics untouched); everything else stays in inference mode.
-        engine: "fast" or "reference"; inference runs the reference layers either way (the
-            fast tier speeds up training steps only), so the choice is checked and that is all.
+        engine: "fast" (default: the fast tier's inference kernels) or "reference" (the
+            reference layers); the same bits either way.
         """
         self._require_compiled("evaluate")
         _validate.choice("engine", engine, ENGINES)
@@ -429,7 +429,7 @@ class Sequential:
         x, y = self._prepare_xy(x, y)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         with self._numerics():
-            logs = _training.evaluate(self, x, y, batch_size, batch_statistics)
+            logs = _training.evaluate(self, x, y, batch_size, batch_statistics, self._engine(engine))
         if verbose:
             print(" -".join([""] + [f" {k}: {v:.4f}" for k, v in logs.items()]).strip(" -"))
         if return_dict:
@@ -447,11 +447,16 @@ class Sequential:
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         if not self.built:
             self.build(x.shape[1:])
+        outputs = None
         with self._numerics():
-            outputs = [_training.forward(self.layers, x[start:start + batch_size], training=False,
-                                         batch_statistics=batch_statistics)
-                       for start in range(0, len(x), batch_size)]
-        return np.concatenate(outputs, axis=0)
+            runner = self._engine(engine)
+            for start in range(0, len(x), batch_size):
+                # copied out at once: the fast engine may write the same array next batch
+                output = runner.infer(x[start:start + batch_size], batch_statistics)
+                if outputs is None:
+                    outputs = np.empty((len(x),) + output.shape[1:], output.dtype)
+                outputs[start:start + len(output)] = output
+        return outputs
 
     def gradient(self, x: Any, y: Any, *, training: bool = False,
                  batch_statistics: bool = False) -> tuple[float, list[np.ndarray]]:

@@ -89,7 +89,8 @@ class MeanTrackers:
 
 
 class ReferenceEngine:
-    """Runs :func:`train_step` on plain batches ``x[index]``: the engine ``fit`` is defined by."""
+    """Runs :func:`train_step` on plain batches ``x[index]`` and :func:`forward` for inference:
+    the engine ``fit``, ``evaluate`` and ``predict`` are defined by."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -100,6 +101,9 @@ class ReferenceEngine:
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return train_step(self.model, x, y)
+
+    def infer(self, x: np.ndarray, batch_statistics: bool = False) -> np.ndarray:
+        return forward(self.model.layers, x, training=False, batch_statistics=batch_statistics)
 
 
 def train_epoch(model: Any, engine: Any, x: np.ndarray, y: np.ndarray, batches: Sequence[Any],
@@ -125,12 +129,14 @@ def train_epoch(model: Any, engine: Any, x: np.ndarray, y: np.ndarray, batches: 
 
 
 def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int,
-             batch_statistics: bool = False) -> dict[str, float]:
-    """The loss and metrics in inference mode, batch by batch, in Keras's running means."""
+             batch_statistics: bool = False, engine: Any = None) -> dict[str, float]:
+    """The loss and metrics in inference mode, batch by batch, in Keras's running means;
+    ``engine.infer`` computes each batch's prediction (default: :func:`forward`)."""
+    engine = ReferenceEngine(model) if engine is None else engine
     trackers = MeanTrackers(model)
     logs: dict[str, float] = {}
     for start in range(0, len(x), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        prediction = forward(model.layers, xb, training=False, batch_statistics=batch_statistics)
+        prediction = engine.infer(xb, batch_statistics)
         logs = trackers.update(model.loss(yb, prediction), yb, prediction)
     return logs

@@ -69,6 +69,17 @@ class FastEngine:
         done.set_result(x[index])
         return done
 
+    # -- inference --------------------------------------------------------------------------
+    def infer(self, x: np.ndarray, batch_statistics: bool = False) -> np.ndarray:
+        """:func:`gdsim.nn.training.forward` in inference mode, bit for bit. Every intermediate
+        output is a temporary the next kernel may overwrite (never ``x`` itself); the result
+        may be an array a kernel writes again on the next call."""
+        prediction, temporary = x, False
+        for kernel in self.kernels:
+            prediction = kernel.infer(prediction, temporary, batch_statistics)
+            temporary = kernel.infers_temporary and not np.may_share_memory(prediction, x)
+        return prediction
+
     # -- one step --------------------------------------------------------------------------
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`gdsim.nn.training.train_step`, bit for bit."""

@@ -14,7 +14,10 @@ advances the layer's generator once per mask). What it adds, none of which chang
   masks and the backward scatter in two batch halves, the next batch's im2col;
 - skipping dL/dx of the first layer (nobody needs it; for Conv2D the whole col2im).
 
-Kernels run training steps only (inference runs the reference layers, which is the same code).
+Inference (``predict``, ``evaluate`` and ``fit``'s validation pass) runs :meth:`Kernel.infer`:
+the reference layers' inference forward with the same reuse, in place over every intermediate
+output (nothing reads it again) and none of the training-only work (no caches for backward, no
+pooling masks, no dropout draws).
 """
 
 from __future__ import annotations
@@ -61,6 +64,15 @@ class Kernel:
     def forward(self, x: np.ndarray, scratch_input: bool) -> np.ndarray:
         return self.layer.forward(x, training=True)
 
+    #: whether :meth:`infer` returns a temporary the next kernel may overwrite (a layer of
+    #: unknown code might return an array it keeps)
+    infers_temporary = False
+
+    def infer(self, x: np.ndarray, scratch_input: bool, batch_statistics: bool) -> np.ndarray:
+        """The layer's inference forward (``training=False``); ``scratch_input`` as in
+        :meth:`forward`. The result may be an array this kernel writes again next call."""
+        return self.layer.forward(x, training=False)
+
     def backward(self, g: np.ndarray, input_grad: bool, scratch_grad: bool) -> np.ndarray | None:
         dx = self.layer.backward(g)
         self._grads = self.layer.grads
@@ -99,6 +111,11 @@ class Kernel:
 
 
 class DenseKernel(Kernel):
+    infers_temporary = True
+
+    def infer(self, x, scratch_input, batch_statistics):
+        return self.forward(x, scratch_input)  # the same in both modes
+
     @property
     def keeps_output(self) -> bool:
         return self.layer.activation.reads_output
@@ -124,11 +141,18 @@ class DenseKernel(Kernel):
 
 
 class ActivationKernel(Kernel):
+    infers_temporary = True
+
     def forward(self, x, scratch_input):
         layer = self.layer
         out = _overwritable(x, scratch_input, layer.dtype)
         self._y = layer.activation.forward(layer.check_input(x), out=out)
         return self._y
+
+    def infer(self, x, scratch_input, batch_statistics):
+        layer = self.layer
+        return layer.activation.forward(layer.check_input(x),
+                                        out=_overwritable(x, scratch_input, layer.dtype))
 
     def backward(self, g, input_grad, scratch_grad):
         out = _overwritable(g, scratch_grad, self.layer.dtype)
@@ -185,6 +209,9 @@ class DropoutKernel(Kernel):
         self._mask = self._take_mask(layer.mask_shape(x.shape))
         return ops.dropout_apply(x, self._mask, layer.rate)
 
+    def infer(self, x, scratch_input, batch_statistics):
+        return self.layer.check_input(x)  # inference: y = x
+
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
         if self._mask is None:
@@ -201,6 +228,8 @@ class Conv2DKernel(Kernel):
     Three (padded input, patch matrix) slots: 0 for forward's own im2col, 1 and 2 in turn for
     batches staged ahead (:meth:`prepare_input`): the batch in flight keeps its patch matrix
     (its backward needs it) while the next one is built."""
+
+    infers_temporary = True
 
     def __init__(self, layer: Conv2D, use_background: bool) -> None:
         super().__init__(layer, use_background)
@@ -253,6 +282,9 @@ class Conv2DKernel(Kernel):
         return ops.from_nhwc(z.reshape(x.shape[0], geo.rows.out, geo.cols.out, layer.filters),
                              layer.data_format)
 
+    def infer(self, x, scratch_input, batch_statistics):
+        return self.forward(x, scratch_input)  # a convolution computes the same in both modes
+
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
         g = ops.to_nhwc(np.asarray(g), layer.data_format).reshape(-1, layer.filters)
@@ -270,6 +302,8 @@ class MaxPooling2DKernel(Kernel):
     """First-maximum masks worked out on the background thread while the later layers run; the
     backward scatter (bound by memory latency, not arithmetic) in two batch halves at once."""
 
+    infers_temporary = True
+
     def forward(self, x, scratch_input):
         layer = self.layer
         x = layer.check_input(x)
@@ -279,6 +313,14 @@ class MaxPooling2DKernel(Kernel):
         self._xp, self._best = xp, best
         self._masks = (background.submit(ops.first_max_masks, xp, best, layer.offsets)
                        if self.use_background else None)
+        return ops.from_nhwc(best, layer.data_format)
+
+    def infer(self, x, scratch_input, batch_statistics):
+        layer = self.layer
+        rows, cols = layer.geometry
+        xp = ops.pad_nhwc(ops.to_nhwc(layer.check_input(x), layer.data_format), rows, cols, -np.inf)
+        best = self.array("best", (xp.shape[0], rows.out, cols.out, xp.shape[3]), xp.dtype)
+        best = ops.window_max(xp, layer.pool_size, layer.strides, rows, cols, out=best)
         return ops.from_nhwc(best, layer.data_format)
 
     def backward(self, g, input_grad, scratch_grad):
@@ -312,7 +354,23 @@ class BatchNormalizationKernel(Kernel):
     """The reference's float order on a wide view of the ``(m, C)`` matrix (long inner loops),
     ``x - mu`` kept from forward for backward, outputs written into arrays kept across steps."""
 
+    infers_temporary = True
+
     def forward(self, x, scratch_input):
+        return self._normalize(x, self.layer.uses_batch_statistics(True), True, None)
+
+    def infer(self, x, scratch_input, batch_statistics):
+        layer = self.layer
+        x = layer.check_input(x)
+        # in place over a temporary (the wide view of a contiguous channels-last batch is x)
+        out = _overwritable(x, scratch_input and layer.channel_axis == x.ndim - 1
+                            and x.flags.c_contiguous, layer.dtype)
+        return self._normalize(x, layer.uses_batch_statistics(False, batch_statistics), False,
+                               None if out is None else out.reshape(-1))
+
+    def _normalize(self, x, batch_stats, training, out):
+        """``y = x*inv + shift`` with the batch's or the moving statistics (updated only in
+        training); into ``out`` (the flat data of ``x``) when given."""
         layer = self.layer
         x = layer.check_input(x)
         axis = layer.channel_axis
@@ -321,23 +379,27 @@ class BatchNormalizationKernel(Kernel):
         fold = ops.Folded(m, x2.shape[1])
         xw = fold.view(x2)
         dtype = layer.dtype.type
-        batch_stats = layer.uses_batch_statistics(True)
         centered = None
         if batch_stats:
             mean = fold.sums(xw) / dtype(m)
             centered = np.subtract(xw, fold.tile(mean), out=self.array("centered", xw.shape, xw.dtype))
             square = np.multiply(centered, centered, out=self.array("square", xw.shape, xw.dtype))
             var = fold.sums(square) / dtype(m)
-            layer.moving_mean = ops.moving_average(layer.moving_mean, mean, layer.momentum)
-            layer.moving_variance = ops.moving_average(layer.moving_variance, var, layer.momentum)
+            if training:
+                layer.moving_mean = ops.moving_average(layer.moving_mean, mean, layer.momentum)
+                layer.moving_variance = ops.moving_average(layer.moving_variance, var, layer.momentum)
         else:
             mean, var = layer.moving_mean, layer.moving_variance
         rstd, inv, shift = ops.batch_norm_coefficients(mean, var, layer.effective_gamma(), layer.effective_beta(),
                                                        layer.epsilon)
-        output = self.array("output", xw.shape, xw.dtype) if batch_stats else None
+        if out is not None:
+            output = out.reshape(xw.shape)
+        else:
+            output = self.array("output", xw.shape, xw.dtype) if batch_stats or not training else None
         yw = np.multiply(xw, fold.tile(inv), out=output)
         yw += fold.tile(shift)
-        self._cache = (xw, fold, mean, rstd, batch_stats, centered)
+        if training:
+            self._cache = (xw, fold, mean, rstd, batch_stats, centered)
         return ops.from_channel_matrix(yw, x.shape, axis)
 
     def backward(self, g, input_grad, scratch_grad):
