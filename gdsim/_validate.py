@@ -28,7 +28,7 @@ def show(value: Any) -> str:
 def real(name: str, value: Any) -> float:
     """A finite or non-finite real scalar. Refused: bools (``True`` is not a learning rate),
     NumPy bools, complex numbers, strings, bytes, types, and ints too large for a float."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+    if (isinstance(value, (bool, np.bool_, np.timedelta64)) or not isinstance(value, numbers.Real)
             or isinstance(value, type)):
         raise TypeError(f"{name} must be a real number, got {show(value)} of type {type(value).__name__}")
     try:
@@ -75,7 +75,7 @@ def in_range(name: str, value: Any, low: float, high: float, *, low_open: bool =
 def integer(name: str, value: Any, *, minimum: int | None = None,
             maximum: int | None = None) -> int:
     """A Python or NumPy integer (not a bool, not a float), optionally in [minimum, maximum]."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if isinstance(value, (bool, np.bool_, np.timedelta64)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {show(value)} of type {type(value).__name__}")
     value = int(value)
     if minimum is not None and value < minimum:
@@ -105,6 +105,8 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
 
 def float_dtype(name: str, value: Any) -> np.dtype:
     """``float32`` or ``float64`` given as a string, a NumPy type or a dtype."""
+    if isinstance(value, (numbers.Number, np.generic)):  # np.dtype(np.float64(0.25)) works
+        raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}")
     try:
         dtype = np.dtype(value)
     except (TypeError, SyntaxError, ValueError):  # np.dtype(",") parses a comma string: SyntaxError
@@ -206,7 +208,8 @@ def shape_tuple(name: str, value: Any) -> tuple[int, ...]:
     if not items:
         raise ValueError(f"{name} must have at least one axis, got {show(value)}")
     for item in items:
-        if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Integral) or item < 1:
+        if (isinstance(item, (bool, np.bool_, np.timedelta64)) or not isinstance(item, numbers.Integral)
+                or item < 1):
             raise ValueError(f"{name} must be a tuple of integers >= 1, got {show(value)}")
         if item > 2**31:
             raise ValueError(f"{name} axes must be <= 2**31, got {show(value)}")
@@ -234,6 +237,8 @@ def memory_limit() -> int:
 
 
 def _bytes(n: float) -> str:
+    if n >= 1e300:
+        return "more than 1e300 bytes"
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if n >= size:
             return f"{n / size:.3g} {unit}"
@@ -243,7 +248,7 @@ def _bytes(n: float) -> str:
 def memory(name: str, estimate: float, what: str) -> None:
     """Refuse a call whose estimated memory (bytes) exceeds :func:`memory_limit`."""
     limit = memory_limit()
-    if estimate > limit:
+    if estimate > limit:  # estimate may be a huge Python int: compared exactly
         raise ValueError(f"{name} is too large: {what} needs about {_bytes(estimate)}, more than "
                          f"the limit {_bytes(limit)} (half the physical memory; set "
                          f"GDSIM_MEMORY_LIMIT_BYTES to change it)")

@@ -257,10 +257,13 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     step = 0
     signature = {"fingerprint": fingerprint}
     if resume is not None:
-        saved, streams = _statefile.read(
-            resume, "simulate", signature,
-            mismatch="is not a checkpoint of this simulation (different problem, optimizer, "
-                     "noise, x0 shape, dtype, steps, record, run ids or seed)")
+        try:
+            saved, streams = _statefile.read(
+                resume, "simulate", signature,
+                mismatch="is not a checkpoint of this simulation (different problem, optimizer, "
+                         "noise, x0 shape, dtype, steps, record, run ids or seed)")
+        except ValueError as exc:
+            raise ValueError(f"resume: {exc}") from None
         _check_saved(resume, saved, {"params": x.shape, "traj/params": traj_params.shape,
                                      "traj/loss": traj_loss.shape, "diverged_at": runs})
         step = int(saved["sim/step"])

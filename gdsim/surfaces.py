@@ -414,7 +414,7 @@ class Rosenbrock(Surface):
     name = "rosenbrock"
 
     def __init__(self, dim: int = 2, a: float = 1.0, b: float = 100.0) -> None:
-        dim = _dim(dim, minimum=2)
+        dim = _dim(dim, minimum=2, square=True)  # Newton on the d x d Hessian
         # beyond these the minimum (a, a^2) and its Hessian (~ b a^2) leave the float range,
         # and Newton's search for the minima would fail inside LinAlg
         a = _validate.in_range("a", a, -1e6, 1e6, high_open=False)
