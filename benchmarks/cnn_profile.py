@@ -29,7 +29,7 @@ BATCH = cnn_throughput.BATCH
 
 def profile(images: int, epochs: int, background: bool, engine: str = "fast") -> dict:
     from gdsim import optim
-    from gdsim.models import seed_cnn
+    from gdsim.studies.cnn.model import seed_cnn
 
     x, y = cnn_throughput.data(images)  # the images the throughput benchmark trains on
     model = seed_cnn(32, 32, 3, 2)

@@ -68,7 +68,7 @@ def measure(images: int, repeats: int) -> dict:
     import keras
 
     from gdsim import keras_bridge, optim
-    from gdsim.models import seed_cnn
+    from gdsim.studies.cnn.model import seed_cnn
 
     x, y = data(images)
     model = seed_cnn(32, 32, 3, 2)
@@ -119,7 +119,7 @@ def measure(images: int, repeats: int) -> dict:
 def gdsim_rate(images: int) -> float:
     """Training images per second of gdsim alone: one warm-up epoch, then one timed epoch."""
     from gdsim import optim
-    from gdsim.models import seed_cnn
+    from gdsim.studies.cnn.model import seed_cnn
     from gdsim.nn import blas
 
     x, y = data(images)

@@ -139,10 +139,48 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
                          f"({exc})") from None
 
 
+def json_value(value: Any) -> Any:
+    """``value`` made strict JSON (RFC 8259), the one rule for everything gdsim writes as JSON.
+
+    JSON has no inf or NaN, so every non-finite number becomes ``null`` (``None``); where it
+    matters the payload says which it was (``first_inf_epoch``/``first_nan_epoch``). NumPy
+    reads such a list back as floats with NaN in place: ``np.array(loss, dtype=float)``.
+    NumPy scalars and arrays become Python numbers and lists; mappings get string keys.
+    """
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [json_value(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if np.isfinite(value) else None
+    return value
+
+
+def dumps_json(payload: Any, indent: int | None = 1) -> str:
+    """``payload`` as strict JSON text (see :func:`json_value`); ``json.loads`` reads it back."""
+    return json.dumps(json_value(payload), indent=indent, allow_nan=False)
+
+
 def save_json(path: str | os.PathLike, payload: Any) -> None:
-    """Write ``payload`` as JSON atomically (no NaN/inf literals: they are not JSON)."""
-    text = json.dumps(payload, indent=1, allow_nan=False) + "\n"
+    """Write ``payload`` as strict JSON (:func:`json_value`: inf/NaN as ``null``) atomically."""
+    text = dumps_json(payload) + "\n"
     atomic_write(path, lambda handle: handle.write(text), mode="w")
+
+
+def ensure_folder(name: str, path: str | os.PathLike) -> str:
+    """Create the output folder ``path`` (and its parents) if it is missing — the one rule for
+    every output folder (``--out``, ``out_dir``); a path that is an existing file is refused
+    with a ``ValueError`` naming ``name``."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} {path!r} is a file, expected a folder (it is created if missing)")
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 #: The metadata key each format offers for a free-text description (the numerics profile).

@@ -2,29 +2,51 @@
 
     gdsim reproduce [--json]            the xs/ys question's runs beside its printed numbers
     gdsim reproduce cnn [--epochs N] [--n N] [--json]   the validation-spike question's run
+    gdsim reproduce eos [--quick] [--json]  the edge of stability: sharpness against 2/eta
     gdsim regression [options]          any variant of the xs/ys run, Keras-style output
     gdsim analyze regression [options]  Hessian, critical learning rate, predicted loss ratio
     gdsim figures [--out DIR] [--only NAME] [--quick] [--list]   the lecture figures
     gdsim explore [--out explorer.html] [--surface NAME] [--quick]   the offline explorer page
     gdsim numerics [--json]             the numerics profile this command computes under
+    gdsim --version
 
 The command runs under the portable numerics profile (the same bits on every x86-64 machine
 with AVX2; :mod:`gdsim.numerics`), pinned by ``gdsim.__main__`` before NumPy loads.
 ``gdsim --native-kernels COMMAND`` (or ``GDSIM_NUMERICS=native``) uses the machine's own
 kernels instead: faster on AVX-512 machines, and its results are marked machine-specific.
 
-Bad flags or values print one line naming the problem and exit with status 2.
+A bare ``gdsim`` (or ``gdsim analyze`` without a target) prints the usage on stdout and exits
+with status 2, the status of every other usage error. Bad flags or values print one line
+naming the flag the user typed and exit with status 2. A closed pipe (``gdsim reproduce | head
+-2``) ends quietly with status 141 (128 + SIGPIPE, what a shell reports for a Unix tool killed
+by SIGPIPE). Warnings (a diverging run) are one line on stderr. Every ``--json`` output is
+strict JSON (``gdsim._io.json_value``: inf and NaN are ``null``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import signal
 import sys
+import warnings
 from typing import Sequence
 
-from gdsim import _validate
+import gdsim
+from gdsim import _io, _validate
+
+#: The Python API's argument names and the flags a user types for them, in one place: the API's
+#: errors name its argument (``learning_rate must be > 0``); the CLI says the flag instead.
+FLAG_FOR_ARGUMENT = {
+    "learning_rate": "--lr", "momentum": "--momentum", "nesterov": "--nesterov",
+    "beta_1": "--beta1", "beta_2": "--beta2", "epsilon": "--epsilon", "rho": "--rho",
+    "n": "--n", "epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
+    "dtype": "--dtype", "init_kernel": "--init-kernel", "init_bias": "--init-bias",
+    "predict": "--predict", "shuffle": "--no-shuffle", "out_dir": "--out",
+}
+
+#: Where the two seed questions are quoted (in the repository and on the documentation site).
+SEED_QUESTIONS = "docs/seed_questions.md"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,35 +57,66 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _print_json(payload) -> None:
-    print(json.dumps(payload, indent=1, allow_nan=False))
+    print(_io.dumps_json(payload))
+
+
+def _in_flags(message: str) -> str:
+    """An API error message with its leading argument name replaced by the flag, on one line."""
+    message = " ".join(message.split())
+    name, _, rest = message.partition(" ")
+    return f"{FLAG_FOR_ARGUMENT[name]} {rest}" if name in FLAG_FOR_ARGUMENT else message
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the CLI: the category and the message, one line, no path."""
+    print(f"{category.__name__}: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- reproduce
 def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.target == "cnn":
         return cmd_reproduce_cnn(args)
+    if args.target == "eos":
+        return cmd_reproduce_eos(args)
+    if args.quick:
+        raise ValueError("--quick applies to 'gdsim reproduce eos' only")
     if args.epochs is not None or args.n is not None:
         raise ValueError("--epochs and --n apply to 'gdsim reproduce cnn' only")
-    from gdsim import reproduce
+    from gdsim.studies.xs_ys import reproduce
 
     rows = reproduce.regression_table()
     if args.json:
         _print_json([row.to_json() for row in rows])
     else:
-        print("The xs/ys question (shared/seeds/001): Keras printed vs gdsim computed\n")
+        print(f"The xs/ys question (quoted in {SEED_QUESTIONS}): Keras printed vs gdsim "
+              f"computed\n")
         print(reproduce.format_table(rows))
     return 0
 
 
 def cmd_reproduce_cnn(args: argparse.Namespace) -> int:
     """The "validation loss sometimes spikes" run: the seed's CNN on gdsim's genuine/fake set."""
-    from gdsim import cnn_experiments
+    from gdsim.studies.cnn.reproduce import reproduce_cnn
 
     epochs = 100 if args.epochs is None else _validate.integer("--epochs", args.epochs, minimum=1)
     n = 8000 if args.n is None else _validate.integer("--n", args.n, minimum=8)
-    os.makedirs(args.out, exist_ok=True)
+    _io.ensure_folder("--out", args.out)
     # With --json, reproduce_cnn prints the JSON itself and sends progress to stderr.
-    cnn_experiments.reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
+    reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
+    return 0
+
+
+def cmd_reproduce_eos(args: argparse.Namespace) -> int:
+    """The edge of stability: sharpness every 20 steps of full-batch runs (progress on stderr)."""
+    if args.epochs is not None or args.n is not None:
+        raise ValueError("--epochs and --n apply to 'gdsim reproduce cnn' only")
+    from gdsim.studies import edge_of_stability
+
+    runs = edge_of_stability.run_all(quick=args.quick, progress=edge_of_stability.to_stderr)
+    if args.json:
+        _print_json({"runs": [run.to_json() for run in runs]})
+    else:
+        print(edge_of_stability.format_table(runs))
     return 0
 
 
@@ -82,16 +135,15 @@ def _optimizer_from_args(args: argparse.Namespace):
     kwargs = {key: value for key, value in given.items() if value is not None}
     for key in kwargs:
         if key not in OPTIMIZER_FLAGS[name]:
-            raise ValueError(f"--{key.replace('_', '')} does not apply to --optimizer {name}")
+            raise ValueError(f"{FLAG_FOR_ARGUMENT[key]} does not apply to --optimizer {name}")
     if args.lr is not None:
         kwargs["learning_rate"] = args.lr
     return optim.get(name).__class__(**kwargs)
 
 
 def cmd_regression(args: argparse.Namespace) -> int:
-    from gdsim import regression
-
-    from gdsim.reproduce import seed_init_kernel
+    from gdsim.studies.xs_ys import regression
+    from gdsim.studies.xs_ys.reproduce import seed_init_kernel
 
     optimizer = _optimizer_from_args(args)
     kernel = seed_init_kernel() if args.init_kernel is None else args.init_kernel
@@ -112,14 +164,14 @@ def cmd_regression(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- analyze
 def cmd_analyze_regression(args: argparse.Namespace) -> int:
-    from gdsim import analysis
-    from gdsim.datasets import seed_regression
+    from gdsim.studies.xs_ys import stability
+    from gdsim.studies.xs_ys.data import seed_regression
 
     n = _validate.integer("--n", args.n, minimum=1)
     lr = _validate.positive("--lr", args.lr)
     xs, _ = seed_regression(n, dtype="float64")
-    report = dict(analysis.regression_stability(xs, lr))
-    report["max_converging_n"] = analysis.max_converging_n(lr)
+    report = dict(stability.regression_stability(xs, lr))
+    report["max_converging_n"] = stability.max_converging_n(lr)
     if args.json:
         _print_json(report)
         return 0
@@ -144,13 +196,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
         return 0
     only = None if args.only is None else [_validate.choice("--only", name, figures.names())
                                            for name in args.only]
-    out = args.out
-    if out is None:
-        # Full figures go where the committed ones live; quick drafts never overwrite them.
-        out = figures.scripts_dir() / "quick" if args.quick else figures.scripts_dir()
-        os.makedirs(out, exist_ok=True)
-    elif not os.path.isdir(out):
-        raise ValueError(f"--out {out!r} is not an existing folder")
+    # Full figures go where the committed ones live; quick drafts never overwrite them.
+    out = figures.default_out_dir(args.quick) if args.out is None else args.out
+    _io.ensure_folder("--out", out)
     for path in figures.make_all(out, only=only, quick=args.quick):
         print(f"wrote {path}")
     return 0
@@ -187,23 +235,27 @@ def cmd_numerics(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gdsim", description="Optimizer simulator for teaching, cross-checked "
                                                 "against Keras.")
+    parser.add_argument("--version", action="version", version=f"gdsim {gdsim.__version__}")
     parser.add_argument("--native-kernels", action="store_true",
                         help="use this machine's own BLAS/SIMD kernels (faster on AVX-512, "
                              "results machine-specific); default: the portable profile. Acts "
                              "when the command starts (gdsim, python -m gdsim), before NumPy "
                              "loads; same as GDSIM_NUMERICS=native")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.set_defaults(handler=None, usage_of=parser)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     reproduce = commands.add_parser("reproduce", help="the seed questions' runs beside their "
                                                       "printed numbers")
-    reproduce.add_argument("target", nargs="?", default="regression", choices=["regression", "cnn"],
+    reproduce.add_argument("target", nargs="?", default="regression", choices=["regression", "cnn", "eos"],
                            help="regression: the xs/ys question (default); cnn: the validation-"
-                                "spike question's training run")
+                                "spike question's training run; eos: the edge of stability")
     reproduce.add_argument("--epochs", type=int, help="cnn: epochs (default 100, as the seed)")
     reproduce.add_argument("--n", type=int, help="cnn: number of images (default 8000)")
     reproduce.add_argument("--out", default="gdsim-output",
                            help="cnn: folder for the curves figure and the history JSON/CSV "
                                 "(default ./gdsim-output)")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="eos: only the gd, control and adam runs (CI-sized)")
     reproduce.add_argument("--json", action="store_true", help="print the results as JSON")
     reproduce.set_defaults(handler=cmd_reproduce)
 
@@ -232,15 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
     regression.set_defaults(handler=cmd_regression)
 
     analyze = commands.add_parser("analyze", help="stability analysis")
-    targets = analyze.add_subparsers(dest="target", required=True, parser_class=_Parser)
+    analyze.set_defaults(usage_of=analyze)
+    targets = analyze.add_subparsers(dest="target", parser_class=_Parser, metavar="TARGET")
     analyze_regression = targets.add_parser("regression", help="the xs/ys linear regression")
     analyze_regression.add_argument("--n", type=int, default=20)
     analyze_regression.add_argument("--lr", type=float, default=0.01)
     analyze_regression.add_argument("--json", action="store_true")
     analyze_regression.set_defaults(handler=cmd_analyze_regression)
     figures = commands.add_parser("figures", help="regenerate the lecture figures")
-    figures.add_argument("--out", help="output folder (default: the repository's figures/, "
-                                       "or figures/quick/ with --quick)")
+    figures.add_argument("--out", help="output folder, created if missing (default: the "
+                                       "repository's figures/ in a source checkout, else "
+                                       "./gdsim-figures; with --quick their quick/ subfolder)")
     figures.add_argument("--only", action="append", metavar="NAME",
                          help="only this figure (repeatable); see --list")
     figures.add_argument("--quick", action="store_true", help="reduced, seconds-long versions")
@@ -301,14 +355,26 @@ def _join_negative_values(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    if args.handler is None:  # bare `gdsim` or `gdsim analyze`: show what there is to run
+        args.usage_of.print_help()
+        return 2
     try:
-        status = args.handler(args)
-        if status == 0 and args.command in ("reproduce", "figures") and not getattr(args, "list", False):
-            _note_profile()  # after the work: a bad flag stays a one-line error
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            status = args.handler(args)
+            if (status == 0 and args.command in ("reproduce", "figures")
+                    and not getattr(args, "list", False)):
+                _note_profile()  # after the work: a bad flag stays a one-line error
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return status
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a Unix tool killed by SIGPIPE
+        # would, and point stdout at devnull so the interpreter's final flush stays silent.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + getattr(signal, "SIGPIPE", 13)
     except (ValueError, TypeError, OSError) as exc:
-        # One line, no traceback: the message names the argument or the file.
-        print(f"gdsim: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        # One line, no traceback: the message names the flag or the file.
+        print(f"gdsim: error: {_in_flags(str(exc))}", file=sys.stderr)
         return 2
 
 

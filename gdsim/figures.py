@@ -1,8 +1,9 @@
-"""The lecture figures: find, describe and run the scripts in the repository's ``figures/``.
+"""The lecture figures: find, describe and run the figure scripts in ``gdsim/gallery/``.
 
-Each figure is one textbook-style script ``figures/NN_name.py`` (set-up, run, plot, read top to
-bottom) with ``compute(quick=False) -> dict`` (the data the figure's claim rests on, which the
-tests assert on) and ``main(out_dir=..., quick=False) -> list[Path]`` (the images written).
+Each figure is one textbook-style script ``gdsim/gallery/NN_name.py`` (set-up, run, plot, read
+top to bottom) with ``compute(quick=False) -> dict`` (the data the figure's claim rests on,
+which the tests assert on) and ``main(out_dir=..., quick=False) -> list[Path]`` (the images
+written).
 This module is what ``gdsim figures`` calls::
 
     names()                         -> ["divergence", "stability", ...]
@@ -11,8 +12,11 @@ This module is what ``gdsim figures`` calls::
     make("escape_animation", "out/") -> [out/08_escape_animation.gif]
     make_all("out/", quick=True)    -> every figure, reduced sizes (seconds each)
 
-The scripts live in the source tree, next to the package (a source checkout or an editable
-install); an installed wheel has no ``figures/`` directory, and then a clear error says so.
+The scripts ship inside the package (``gdsim.gallery``), so a plain ``pip install`` runs
+them. They are loaded by path: a module name may not start with a digit, and the numbers keep
+the lecture order (in the folder and in the documentation's gallery). Each script also runs on
+its own, ``python -m gdsim.gallery.01_divergence --quick --out DIR``. The committed images live
+in the repository's ``figures/``, which :func:`default_out_dir` picks in a source checkout.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterable
 
-from gdsim import _validate
+from gdsim import _io, _validate
 
-__all__ = ["names", "describe", "make", "make_all", "script_path", "scripts_dir", "load", "cli"]
+__all__ = ["names", "describe", "make", "make_all", "script_path", "scripts_dir", "default_out_dir",
+           "load", "cli"]
 
 #: Figure name -> script file name, in lecture order.
 SCRIPTS = {
@@ -47,18 +52,28 @@ SCRIPTS = {
     "step_size_cnn": "13_step_size_cnn.py",
     # Keras's and PyTorch's forms of the same optimizers (issue 17).
     "same_name_different_numbers": "14_same_name_different_numbers.py",
+    # The edge of stability (issue 13): sharpness against 2/eta for GD, 38/eta for Adam.
+    "edge_of_stability": "15_edge_of_stability.py",
+    "adam_edge_of_stability": "16_adam_edge_of_stability.py",
 }
 
 
 def scripts_dir() -> Path:
-    """The repository's ``figures/`` directory (next to the ``gdsim`` package)."""
-    here = Path(__file__).resolve().parent.parent / "figures"
+    """The folder of the figure scripts, ``gdsim/gallery/`` inside the installed package."""
+    here = Path(__file__).resolve().parent / "gallery"
     if not (here / SCRIPTS["divergence"]).is_file():
-        raise FileNotFoundError(
-            f"the figure scripts were not found in {here}: `gdsim figures` needs a source "
-            f"checkout of gdsim (git clone, then pip install -e .), because the scripts live in "
-            f"the repository's figures/ directory, not in the installed package")
+        raise FileNotFoundError(f"the figure scripts were not found in {here}: this gdsim "
+                                f"installation is incomplete (reinstall it)")
     return here
+
+
+def default_out_dir(quick: bool = False) -> Path:
+    """Where figures go when no folder is given: the repository's ``figures/`` (the committed
+    images) in a source checkout, else ``./gdsim-figures``; ``quick`` drafts go to its
+    ``quick/`` subfolder and never overwrite the committed images."""
+    repository = Path(__file__).resolve().parent.parent / "figures"
+    base = repository if (repository / "01_divergence.png").is_file() else Path("gdsim-figures")
+    return base / "quick" if quick else base
 
 
 def names() -> list[str]:
@@ -97,8 +112,7 @@ def make(name: str, out_dir: str | os.PathLike, quick: bool = False) -> list[Pat
     the claims still hold, the pictures are coarser.
     """
     quick = _validate.boolean("quick", quick)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(_io.ensure_folder("out_dir", out_dir))
     return [Path(p) for p in load(name).main(out_dir=out, quick=quick)]
 
 
@@ -119,22 +133,23 @@ def make_all(out_dir: str | os.PathLike, only: str | Iterable[str] | None = None
 
 
 def cli(main, argv: list[str] | None = None) -> list[Path]:
-    """The command line every figure script shares: ``python figures/NN_name.py [--out DIR]
-    [--quick] [--native-kernels]``; prints the paths written. (The script has already chosen
-    its numerics profile with :func:`gdsim.numerics.pin_for` before NumPy loaded.)"""
+    """The command line every figure script shares: ``python -m gdsim.gallery.NN_name [--out
+    DIR] [--quick] [--native-kernels]``; prints the paths written (default folder:
+    :func:`default_out_dir`). (The script has already chosen its numerics profile with
+    :func:`gdsim.numerics.pin_for` before NumPy loaded.)"""
     import argparse
 
     parser = argparse.ArgumentParser(description=(main.__module__ or "figure script"))
-    parser.add_argument("--out", default=None, help="output directory (default: figures/)")
+    parser.add_argument("--out", default=None, help="output folder, created if missing "
+                                                    "(default: figures/ or figures/quick/)")
     parser.add_argument("--quick", action="store_true", help="reduced sizes, seconds per figure")
     parser.add_argument("--native-kernels", action="store_true",
                         help="this machine's own kernels (results machine-specific) instead of "
                              "the portable numerics profile")
     args = parser.parse_args(argv)
-    kwargs = {"quick": args.quick}
-    if args.out is not None:
-        kwargs["out_dir"] = Path(args.out)
-    paths = [Path(p) for p in main(**kwargs)]
+    out = default_out_dir(args.quick) if args.out is None else Path(args.out)
+    _io.ensure_folder("--out", out)
+    paths = [Path(p) for p in main(out_dir=out, quick=args.quick)]
     for path in paths:
         print(path)
     return paths

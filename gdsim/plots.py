@@ -140,6 +140,40 @@ def labels(ax: Any, xlabel: str, ylabel: str, title: str | None = None) -> None:
         ax.set_title(title, loc="left")
 
 
+def plural(count: int, noun: str) -> str:
+    """``"1 spike"``, ``"2 spikes"``: counts on a slide read as English."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def duration(seconds: float) -> str:
+    """A run time for a figure's note: ``"0.4 s"`` below 10 s (a quick run is never "0 s")."""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def integer_ticks(ax: Any, axis: str = "x") -> None:
+    """Whole-number ticks only (epochs): a 4-epoch run gets 1, 2, 3, 4, not 1.5 and 2.5."""
+    from matplotlib.ticker import MaxNLocator
+
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+
+
+def plain_log_ticks(ax: Any, axis: str = "y") -> None:
+    """Label a log axis with plain decimals (0.4, 0.6, 1, 2), not 4 x 10^-1; call it after the
+    limits are set. Within a decade or two the ticks are 1-2-4-6 or 1-2-5 steps, beyond that
+    the decades."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    low, high = getattr(ax, f"get_{axis}lim")()
+    span = np.log10(high / low)
+    mantissas = (1, 2, 4, 6) if span <= 1.2 else (1, 2, 5) if span <= 2.5 else (1,)
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    ticks = [m * 10.0**e for e in decades for m in mantissas if low <= m * 10.0**e <= high]
+    scale = getattr(ax, f"{axis}axis")
+    scale.set_ticks(ticks)
+    scale.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    scale.set_minor_formatter(NullFormatter())
+
+
 def save(fig: Figure, out_dir: str | os.PathLike, stem: str,
          formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Write ``out_dir/stem.<fmt>`` for each format, atomically and byte-stably.

@@ -7,11 +7,19 @@ reproduces Keras's float32 values. An optimizer given a schedule calls ``evaluat
 parameter dtype at the *current* ``iterations`` (0 for the first step), as Keras does.
 
 ``initial_learning_rate`` may be an array (a sweep over runs); the result then broadcasts
-``step`` against it.
+``step`` against it. Rates may be 0 wherever Keras allows it (a warm-up from 0, a decay to 0).
+
+**A plain callable learning rate.** Keras calls a callable that is not a
+``LearningRateSchedule`` with *no* arguments (``learning_rate=lambda: 0.01``, typically a
+closure over a variable the user changes); gdsim's optimizers call a plain callable with the
+number of completed steps, ``f(iterations)``. :func:`from_callable` accepts either form and
+returns a :class:`Schedule`: ``optim.SGD(schedules.from_callable(lambda: 0.01))`` is Keras's
+form, ``from_callable(lambda t: 0.1 / (1 + t))`` gdsim's.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, Sequence
 
@@ -20,7 +28,8 @@ import numpy as np
 from gdsim import _validate
 
 __all__ = ["Schedule", "Constant", "constant", "ExponentialDecay", "InverseTimeDecay",
-           "legacy_decay", "PiecewiseConstantDecay", "CosineDecay"]
+           "legacy_decay", "PiecewiseConstantDecay", "PolynomialDecay", "CosineDecay",
+           "CosineDecayRestarts", "FromCallable", "from_callable"]
 
 
 def _steps(step: Any) -> np.ndarray:
@@ -33,11 +42,12 @@ def _steps(step: Any) -> np.ndarray:
 
 
 def _rates(name: str, value: Any) -> float | np.ndarray:
+    """A learning rate (or an array of them, one per run): finite and >= 0, as Keras allows."""
     if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
-        return _validate.positive(name, value)
+        return _validate.nonnegative(name, value)
     arr = _validate.array(name, value, dtype=np.float64)
-    if np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0, got minimum {arr.min()}")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0, got minimum {arr.min()}")
     return arr
 
 
@@ -153,7 +163,7 @@ class PiecewiseConstantDecay(Schedule):
 
     def __init__(self, boundaries: Sequence[int], values: Sequence[float]) -> None:
         boundaries = [_validate.integer(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
-        values = [_validate.positive(f"values[{i}]", v) for i, v in enumerate(values)]
+        values = [_validate.nonnegative(f"values[{i}]", v) for i, v in enumerate(values)]
         if not boundaries:
             raise ValueError("boundaries must not be empty")
         if len(values) != len(boundaries) + 1:
@@ -179,6 +189,9 @@ class CosineDecay(Schedule):
     ``lr = lr0 * ((1 - alpha) * 0.5*(1 + cos(pi*s/decay_steps)) + alpha)``.
     With ``warmup_target``: for ``step < warmup_steps`` the rate rises linearly from ``lr0``
     to ``warmup_target``, then decays from ``warmup_target`` as above over ``decay_steps``.
+    A warm-up from ``lr0 = 0`` is Keras's own documented example::
+
+        CosineDecay(0.0, decay_steps=1000, warmup_target=0.1, warmup_steps=100)
     """
 
     def __init__(self, initial_learning_rate: Any, decay_steps: Any, alpha: Any = 0.0,
@@ -186,7 +199,8 @@ class CosineDecay(Schedule):
         self.initial_learning_rate = _rates("initial_learning_rate", initial_learning_rate)
         self.decay_steps = _validate.positive("decay_steps", decay_steps)
         self.alpha = _validate.in_range("alpha", alpha, 0.0, 1.0, high_open=False)
-        self.warmup_target = None if warmup_target is None else _validate.positive("warmup_target", warmup_target)
+        self.warmup_target = (None if warmup_target is None
+                              else _validate.nonnegative("warmup_target", warmup_target))
         self.warmup_steps = _validate.nonnegative("warmup_steps", warmup_steps)
         if self.warmup_target is not None and self.warmup_steps == 0:
             raise ValueError("warmup_steps must be > 0 when warmup_target is given")
@@ -212,3 +226,138 @@ class CosineDecay(Schedule):
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "alpha": self.alpha, "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+
+
+class PolynomialDecay(Schedule):
+    r"""Keras ``PolynomialDecay``: from ``lr0`` down to ``end_learning_rate`` along a power.
+
+    ``s = min(step, decay_steps)``, ``p = s / decay_steps``,
+    ``lr = (lr0 - end_learning_rate) * (1 - p)**power + end_learning_rate``:
+
+    .. math::
+
+        \eta_t = (\eta_0 - \eta_\text{end})
+                 \left(1 - \frac{\min(t, T)}{T}\right)^{p} + \eta_\text{end}
+
+    With ``cycle=True`` the decay restarts: ``decay_steps`` is multiplied by
+    ``ceil(step / decay_steps)`` (1 at step 0) instead of clipping ``step``.
+    """
+
+    def __init__(self, initial_learning_rate: Any, decay_steps: Any,
+                 end_learning_rate: Any = 0.0001, power: Any = 1.0, cycle: bool = False) -> None:
+        self.initial_learning_rate = _rates("initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _validate.positive("decay_steps", decay_steps)
+        self.end_learning_rate = _validate.nonnegative("end_learning_rate", end_learning_rate)
+        self.power = _validate.positive("power", power)
+        self.cycle = _validate.boolean("cycle", cycle)
+
+    def _compute(self, step, dtype):
+        lr0 = np.asarray(self.initial_learning_rate, dtype=dtype)
+        end = dtype.type(self.end_learning_rate)
+        s = step.astype(dtype)
+        decay_steps = dtype.type(self.decay_steps)
+        if self.cycle:
+            multiplier = np.where(s == 0, dtype.type(1), np.ceil(s / decay_steps))
+            decay_steps = decay_steps * multiplier
+        else:
+            s = np.minimum(s, decay_steps)
+        p = s / decay_steps
+        return (lr0 - end) * np.power(dtype.type(1) - p, dtype.type(self.power)) + end
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "end_learning_rate": self.end_learning_rate, "power": self.power,
+                "cycle": self.cycle}
+
+
+class CosineDecayRestarts(Schedule):
+    r"""Keras ``CosineDecayRestarts`` (SGDR, Loshchilov & Hutter 2017): cosine decays that
+    restart, each ``t_mul`` times longer and starting ``m_mul`` times lower than the last.
+
+    With ``c = step / first_decay_steps``, the restart index ``i`` and the fraction ``f`` of the
+    current period are ``i = floor(c)``, ``f = c - i`` when ``t_mul == 1``, else
+    ``i = floor(log(1 - c*(1 - t_mul)) / log(t_mul))``,
+    ``f = (c - (1 - t_mul**i)/(1 - t_mul)) / t_mul**i``; then
+    ``lr = lr0 * ((1 - alpha) * 0.5 * m_mul**i * (1 + cos(pi*f)) + alpha)``:
+
+    .. math::
+
+        \eta_t = \eta_0 \left((1 - \alpha)\, \tfrac12\, m^{i} (1 + \cos \pi f) + \alpha\right)
+    """
+
+    def __init__(self, initial_learning_rate: Any, first_decay_steps: Any, t_mul: Any = 2.0,
+                 m_mul: Any = 1.0, alpha: Any = 0.0) -> None:
+        self.initial_learning_rate = _rates("initial_learning_rate", initial_learning_rate)
+        self.first_decay_steps = _validate.positive("first_decay_steps", first_decay_steps)
+        self.t_mul = _validate.positive("t_mul", t_mul)
+        self.m_mul = _validate.nonnegative("m_mul", m_mul)
+        self.alpha = _validate.in_range("alpha", alpha, 0.0, 1.0, high_open=False)
+
+    def _compute(self, step, dtype):
+        one = dtype.type(1)
+        t_mul, m_mul, alpha = dtype.type(self.t_mul), dtype.type(self.m_mul), dtype.type(self.alpha)
+        completed = step.astype(dtype) / dtype.type(self.first_decay_steps)
+        if self.t_mul == 1.0:
+            restart = np.floor(completed)
+            completed = completed - restart
+        else:
+            restart = np.floor(np.log(one - completed * (one - t_mul)) / np.log(t_mul))
+            done_before = (one - np.power(t_mul, restart)) / (one - t_mul)
+            completed = (completed - done_before) / np.power(t_mul, restart)
+        cosine = dtype.type(0.5) * np.power(m_mul, restart) * (
+            one + np.cos(dtype.type(math.pi) * completed))
+        return np.asarray(self.initial_learning_rate, dtype=dtype) * ((one - alpha) * cosine + alpha)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul,
+                "m_mul": self.m_mul, "alpha": self.alpha}
+
+
+class FromCallable(Schedule):
+    """A plain function as a schedule, in Keras's form ``f()`` or gdsim's ``f(step)``.
+
+    Keras calls a callable learning rate with no arguments; gdsim's optimizers call one with
+    the completed steps. Which form ``fn`` has is read from its signature once: a function
+    that can be called with one positional argument gets the step. The value is broadcast
+    over the steps asked for and cast to the dtype.
+    """
+
+    def __init__(self, fn: Any) -> None:
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {_validate.show(fn)}")
+        self.fn = fn
+        self.takes_step = _accepts_one_argument(fn)
+
+    def evaluate(self, step: Any, dtype: Any = np.float64) -> Any:
+        steps = _steps(step)
+        dtype = _validate.float_dtype("dtype", dtype)
+        value = np.asarray(self.fn(step) if self.takes_step else self.fn(), dtype=dtype)
+        if not self.takes_step:
+            value = np.broadcast_to(value, np.broadcast_shapes(steps.shape, value.shape)).copy()
+        return _out(value)
+
+    def get_config(self):
+        return {"fn": self.fn}
+
+
+def _accepts_one_argument(fn: Any) -> bool:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: gdsim's form
+        return True
+    try:
+        signature.bind(0)
+    except TypeError:
+        try:
+            signature.bind()
+        except TypeError:
+            raise TypeError(f"fn must take no argument (Keras's form) or one, the step "
+                            f"(gdsim's form); got signature {signature}") from None
+        return False
+    return True
+
+
+def from_callable(fn: Any) -> FromCallable:
+    """``fn`` (``f()`` as Keras calls it, or ``f(step)``) as a :class:`Schedule`."""
+    return FromCallable(fn)

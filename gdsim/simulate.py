@@ -76,6 +76,8 @@ class Trajectory:
         run_ids: (*runs,) the id that seeds each run's generator.
         seed: the root seed entropy (an int); with ``run_ids`` it reproduces every run.
         config: the optimizer, noise and problem descriptions and the dtype.
+        observed: ``{name: (K, *runs)}``, what each ``observe=`` function returned at the
+            recorded steps (e.g. the sharpness, :func:`gdsim.curvature.sharpness_observer`).
     """
 
     steps: np.ndarray
@@ -86,6 +88,7 @@ class Trajectory:
     run_ids: np.ndarray
     seed: int
     config: dict[str, Any]
+    observed: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def final_params(self) -> np.ndarray:
@@ -176,7 +179,7 @@ def _check_saved(path: Any, saved: dict, shapes: dict) -> None:
 def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, seed: Any = 0,
         dtype: Any = "float64", record: Any = "all", run_ids: Any = None,
         checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-        resume: str | os.PathLike | None = None) -> Trajectory:
+        resume: str | os.PathLike | None = None, observe: dict[str, Any] | None = None) -> Trajectory:
     """Run ``optimizer`` on ``problem`` from every start in ``x0`` for ``steps`` updates.
 
     Args:
@@ -193,6 +196,9 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         run_ids: (*runs,) ints seeding each run (default ``arange(N).reshape(runs)``).
         checkpoint, checkpoint_every: write the state to this .npz every N steps and at the end.
         resume: continue from a checkpoint written by an identical call.
+        observe: ``{name: f}`` with ``f(params (*runs, d), state) -> (*runs,)``, called at every
+            recorded step (before that step's update, with the optimizer state then); the values
+            go to ``Trajectory.observed[name]``.
 
     Returns:
         :class:`Trajectory`.
@@ -228,6 +234,11 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
                      f"{n_runs:,} run(s) of {steps:,} steps recording "
                      f"{_record_count(record, steps):,} of them")
     recorded = _record_steps(record, steps)
+    observe = dict(observe or {})
+    for name, function in observe.items():
+        if not isinstance(name, str) or not callable(function):
+            raise TypeError(f"observe must map names to functions f(params, state), got "
+                            f"{_validate.show({name: function})}")
     if checkpoint is not None:  # checked before any work: a folder, '' or a read-only place
         checkpoint = _validate.writable_file("checkpoint", checkpoint)
         if checkpoint_every is None:
@@ -245,13 +256,14 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     carry = oracle.start(problem, runs, problem.dim, dtype)
     fingerprint = _fingerprint(problem, optimizer, oracle, runs=runs, dtype=str(dtype), steps=steps,
                                record=recorded, ids=ids, entropy=root.entropy, spawn=tuple(root.spawn_key),
-                               x0=x)
+                               x0=x, observe=sorted(observe))
 
     K = recorded.size
     traj_params = np.full((K,) + runs + (problem.dim,), np.nan, dtype=dtype)
     traj_loss = np.full((K,) + runs, np.nan, dtype=dtype)
     traj_gnorm = np.full((K,) + runs, np.nan, dtype=dtype)
     diverged_at = np.full(runs, -1, dtype=np.int64)
+    observed = {name: np.full((K,) + runs, np.nan) for name in observe}
     params = x
     state = optimizer.init(params)
     step = 0
@@ -271,6 +283,7 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         state = optim.OptState.from_arrays(saved, prefix="opt/")
         diverged_at = saved["diverged_at"]
         traj_params, traj_loss, traj_gnorm = saved["traj/params"], saved["traj/loss"], saved["traj/grad_norm"]
+        observed = {name: saved[f"traj/observed/{name}"] for name in observe}
         carry = {k[len("noise/"):]: v for k, v in saved.items() if k.startswith("noise/")}
         _statefile.restore_rngs(resume, streams, _named(rngs))
 
@@ -278,6 +291,7 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         arrays = {"sim/step": np.array(step, dtype=np.int64), "params": params,
                   "diverged_at": diverged_at, "traj/params": traj_params, "traj/loss": traj_loss,
                   "traj/grad_norm": traj_gnorm}
+        arrays.update({f"traj/observed/{name}": values for name, values in observed.items()})
         arrays.update(state.to_arrays(prefix="opt/"))
         arrays.update({f"noise/{k}": v for k, v in carry.items()})
         _statefile.write(checkpoint, "simulate", signature, arrays, _named(rngs))
@@ -294,6 +308,8 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         traj_params[i] = params
         traj_loss[i] = problem.value(params)
         traj_gnorm[i] = _norm_last(problem.grad(params) if g_exact is None else g_exact)
+        for name, function in observe.items():
+            observed[name][i] = function(params, state)
 
     with _overflow.overflow_is_data():
         while step < steps:
@@ -316,6 +332,6 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
             save()
 
     return Trajectory(steps=recorded, params=traj_params, loss=traj_loss, grad_norm=traj_gnorm,
-                      diverged_at=diverged_at, run_ids=ids, seed=root.entropy,
+                      diverged_at=diverged_at, run_ids=ids, seed=root.entropy, observed=observed,
                       config={"optimizer": repr(optimizer), "noise": repr(oracle), "problem": repr(problem),
                               "dtype": str(dtype), "spawn_key": tuple(root.spawn_key)})

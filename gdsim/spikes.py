@@ -8,7 +8,7 @@ separates three things a lecturer shows side by side:
 * a **sustained rise** — overfitting or a plateau at a worse level: it does not return;
 * **divergence** — the value becomes inf/NaN (Keras prints ``nan`` from then on).
 
-Definition (epochs are 1-based like Keras's ``Epoch t/T``; ``v_t`` the value at epoch t):
+Definition (epochs are 1-based like Keras's ``Epoch t/T``; ``v_t`` the value at epoch t)::
 
     baseline  b_t = min{ v_s : s in W_t, v_s finite },
               W_t = {1, ..., t-1}                         (window=None: the running minimum)

@@ -1,7 +1,7 @@
 """Hypothesis strategies for property tests of optimizer math.
 
-Reuse them in your own tests (``pip install hypothesis``; this is the only gdsim
-module that imports it, and ``import gdsim`` does not import this module). A complete
+Reuse them in your own tests (``pip install "gdsim[testing]"`` installs hypothesis; this is
+the only gdsim module that imports it, and ``import gdsim`` does not import it). A complete
 property test, "one GD step on any quadratic with ``lr < 2 / lambda_max`` lowers the
 loss"::
 
@@ -33,8 +33,12 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ModuleNotFoundError as missing:  # say how to get it, not just what is missing
+    raise ModuleNotFoundError(f"gdsim.testing needs hypothesis ({missing}): "
+                              f"pip install 'gdsim[testing]'", name=missing.name) from None
 
 from gdsim import _validate
 from gdsim.surfaces import Quadratic, Surface

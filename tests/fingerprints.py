@@ -25,11 +25,12 @@ def _sha256(*arrays) -> str:
 
 def seed_cnn() -> str:
     """The seed CNN (dropout on) fitted for 2 epochs on 320 16x16 genuine/fake images: weights."""
-    from gdsim import datasets, optim
-    from gdsim.models import seed_cnn as build
+    from gdsim import optim
     from gdsim.nn import blas
+    from gdsim.studies.cnn.data import real_fake_images
+    from gdsim.studies.cnn.model import seed_cnn as build
 
-    x, y = datasets.real_fake_images(n=320, size=16, channels=3, seed=0)
+    x, y = real_fake_images(n=320, size=16, channels=3, seed=0)
     model = build(16, 16, 3, 2, dropout=True, seed=0)
     model.compile(optimizer=optim.Adam(1e-3), loss="categorical_crossentropy")
     with blas.blas_threads(1):

@@ -13,7 +13,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from gdsim import optim
-from gdsim.models import seed_cnn
+from gdsim.studies.cnn.model import seed_cnn
 from gdsim.nn.fast import kernels
 from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                              MaxPooling2D, ReLU)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from gdsim import figures, plots
-from gdsim.reproduce import SEED_SGD_FIRST_INF_EPOCH, SEED_SGD_LOSSES
+from gdsim.studies.xs_ys.reproduce import SEED_SGD_FIRST_INF_EPOCH, SEED_SGD_LOSSES
 
 _CACHE: dict[str, tuple] = {}
 
@@ -36,7 +37,7 @@ def test_names_are_in_lecture_order_and_each_has_a_one_line_description():
     assert names == ["divergence", "stability", "noise_escape", "surfaces", "momentum", "adam",
                      "minibatch", "escape_animation", "cnn_training_curves", "minibatch_noise_cnn",
                      "validation_sample_size", "batchnorm_dropout", "step_size_cnn",
-                     "same_name_different_numbers"]
+                     "same_name_different_numbers", "edge_of_stability", "adam_edge_of_stability"]
     for name in names:
         text = figures.describe(name)
         assert text and "\n" not in text and len(text) < 200, (name, text)
@@ -53,10 +54,25 @@ def test_unknown_figure_names_the_choices_and_the_closest_match(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing was written
 
 
-def test_missing_scripts_directory_gives_a_clear_error(monkeypatch, tmp_path):
+def test_the_scripts_ship_inside_the_package_and_missing_ones_give_a_clear_error(monkeypatch,
+                                                                                  tmp_path):
+    assert figures.scripts_dir() == Path(figures.__file__).resolve().parent / "gallery"
     monkeypatch.setattr(figures, "__file__", str(tmp_path / "site-packages" / "gdsim" / "figures.py"))
-    with pytest.raises(FileNotFoundError, match="source checkout"):
+    with pytest.raises(FileNotFoundError, match="installation is incomplete"):
         figures.make("momentum", tmp_path)
+
+
+def test_default_out_dir_is_the_committed_figures_in_a_checkout_and_quick_never_overwrites():
+    repository = Path(figures.__file__).resolve().parent.parent / "figures"
+    assert figures.default_out_dir() == repository
+    assert figures.default_out_dir(quick=True) == repository / "quick"
+
+
+def test_make_creates_a_missing_folder_and_refuses_a_file(tmp_path):
+    assert figures.make("momentum", tmp_path / "a" / "b", quick=True)[0].is_file()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="out_dir .* is a file"):
+        figures.make("momentum", tmp_path / "file", quick=True)
 
 
 def test_make_all_with_only_runs_just_that_figure_and_main_is_deterministic(tmp_path):
@@ -79,7 +95,8 @@ def test_the_noise_escape_figure_is_byte_identical_when_rerun(tmp_path):
 # ------------------------------------------------------------------------------ images
 
 @pytest.mark.parametrize("name", ["divergence", "stability", "noise_escape", "surfaces",
-                                  "momentum", "adam", "minibatch", "same_name_different_numbers"])
+                                  "momentum", "adam", "minibatch", "same_name_different_numbers",
+                                  "edge_of_stability", "adam_edge_of_stability"])
 def test_each_figure_writes_a_projector_sized_png_and_an_svg(name, tmp_path):
     module, data = computed(name)
     paths = plots.save(module.plot(data), tmp_path, module.STEM)
@@ -206,6 +223,7 @@ def test_minibatch_noise_variance_falls_as_one_over_b():
     assert np.any(np.diff(single, axis=0) > 0)                # batch size 1: noisy
 
 
+@pytest.mark.slow
 def test_the_animation_is_a_small_gif_of_the_escape_and_byte_stable(tmp_path):
     module, d = computed("escape_animation")
     assert abs(d["exact_final"] - d["shallow_x"]) < 1e-6            # exact GD: shallow well
@@ -219,3 +237,31 @@ def test_the_animation_is_a_small_gif_of_the_escape_and_byte_stable(tmp_path):
     assert data[:6] == b"GIF89a" and len(data) < 2_000_000
     with Image.open(tmp_path / "a.gif") as gif:
         assert gif.n_frames == len(d["steps"]) > 10
+
+
+def test_the_figure_scripts_are_package_data_a_wheel_carries():
+    """`pip install .` (not editable) must bring the scripts: gdsim.gallery is a package that
+    setuptools finds, and every script is a resource inside it."""
+    import importlib.resources
+
+    import setuptools
+
+    assert "gdsim.gallery" in setuptools.find_packages(
+        where=str(Path(figures.__file__).resolve().parent.parent), include=["gdsim*"])
+    shipped = {p.name for p in importlib.resources.files("gdsim.gallery").iterdir()}
+    assert set(figures.SCRIPTS.values()) <= shipped
+
+
+# ------------------------------------------------------------------------------ edge of stability
+
+def test_edge_of_stability_figure_shows_gd_at_2_over_eta_and_the_control_below():
+    _, d = computed("edge_of_stability")
+    gd, control = d["summary"]["gd"], d["summary"]["control"]
+    assert gd["first_095"] is not None and gd["first_095"] < 600
+    assert gd["rising_fraction"] > 0 and gd["loss_falls"]
+    assert control["max"] < 0.8 and control["monotone"]
+
+
+def test_adam_edge_of_stability_figure_reaches_38_over_eta():
+    _, d = computed("adam_edge_of_stability")
+    assert d["summary"]["max"] >= 0.95 and d["run"].threshold == pytest.approx(3800)

@@ -23,13 +23,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdsim import analysis, cli, datasets, noise, optim, regression, schedules, simulate, surfaces
+from gdsim import cli, noise, optim, schedules, simulate, surfaces
 from gdsim.optim.torch_form import lr_scheduler
 from gdsim.nn import layers
 from gdsim.nn.model import Sequential
-from gdsim import _validate, models
+from gdsim import _validate
+from gdsim.studies.cnn import model as models
 from gdsim.nn import callbacks as callbacks_module
 from tests import fuzz_cases as fc
+from gdsim.studies.cnn.data import real_fake_images
+from gdsim.studies.xs_ys import regression, stability
 from tests import fuzz_counter
 
 CALL_SECONDS = 20  # the hang bound of one call
@@ -164,7 +167,7 @@ ENTRY_POINTS = {
     "Sequential.compile": (lambda optimizer="sgd", loss="mse": small_model().compile(optimizer, loss),
                            {"optimizer": BAD_SCALARS, "loss": BAD_SCALARS}),
     "real_fake_images": (lambda n=8, size=8, channels=3, difficulty=0.5,
-                         data_format="channels_last": datasets.real_fake_images(
+                         data_format="channels_last": real_fake_images(
                              n, size, channels, seed=0, difficulty=difficulty,
                              data_format=data_format),
                          {"n": BAD_SCALARS, "size": BAD_SCALARS, "channels": BAD_SCALARS,
@@ -174,7 +177,7 @@ ENTRY_POINTS = {
         {"n": BAD_SCALARS, "kernel": BAD_SCALARS, "epochs": BAD_SCALARS,
          "batch_size": BAD_SCALARS}),
     "regression_stability": (lambda xs=np.arange(1.0, 5.0), lr=0.01:
-                             analysis.regression_stability(xs, lr),
+                             stability.regression_stability(xs, lr),
                              {"xs": BAD_ARRAYS, "lr": BAD_SCALARS}),
     "cli regression": (_cli, {"n": BAD_SCALARS, "lr": BAD_SCALARS, "epochs": BAD_SCALARS,
                               "optimizer": BAD_SCALARS, "batch_size": BAD_SCALARS}),
@@ -391,9 +394,9 @@ SWEEP = {
     "regression.final_quantity": (lambda **k: regression.final_quantity(**{
         "n": 5, "optimizer_name": "sgd", "which": "loss", **k}),
         {"epochs": fc.int_at_least(1, 10**500), "n": fc.int_at_least(1, 10**6), "which": fc.choice("loss", "predict")}, False),
-    "regression_stability": (lambda **k: analysis.regression_stability(**{"xs": np.arange(1.0, 5.0), "lr": 0.01, **k}),
+    "regression_stability": (lambda **k: stability.regression_stability(**{"xs": np.arange(1.0, 5.0), "lr": 0.01, **k}),
                              {"lr": fc.hyper(fc.POSITIVE)}, False),
-    "real_fake_images": (lambda **k: datasets.real_fake_images(**{"n": 4, "size": 8, **k}),
+    "real_fake_images": (lambda **k: real_fake_images(**{"n": 4, "size": 8, **k}),
                          {"n": fc.Kind("n >= 2 within the memory limit", lambda v: fc._integer(v) and v >= 2 and 36 * v * 192 <= _validate.memory_limit()),
                           "difficulty": fc.UNIT}, True),
     "seed_cnn": (lambda **k: models.seed_cnn(**k), {"dropout": fc.BOOL, "classes": fc.int_at_least(2)}, True),

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdsim import optim
-from gdsim.models import seed_cnn
+from gdsim.studies.cnn.model import seed_cnn
 from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                              MaxPooling2D)
 from gdsim.nn.model import Sequential

@@ -18,7 +18,7 @@ def test_import_gdsim_is_light():
 
 def test_the_engine_and_the_network_stack_need_only_numpy():
     loaded = modules_after("import gdsim.optim, gdsim.simulate, gdsim.surfaces, gdsim.nn.model, "
-                           "gdsim.models, gdsim.regression, gdsim.cli")
+                           "gdsim.studies.cnn.model, gdsim.studies.xs_ys.regression, gdsim.cli")
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
@@ -31,6 +31,50 @@ def test_optim_imports_nothing_but_numpy_and_its_own_helpers():
     outside = {m for m in gdsim_modules if not m.startswith("gdsim.optim.")}
     assert outside <= {"gdsim", "gdsim.optim", "gdsim._validate", "gdsim._io"}, outside
     assert "numpy" in loaded
+
+
+def test_submodules_are_reachable_from_the_package_and_load_on_first_use():
+    loaded = modules_after("import gdsim; gdsim.optim.Adam(1e-3); gdsim.nn.Sequential")
+    assert not loaded & set(HEAVY)
+    code = ("import sys, gdsim; before = 'gdsim.optim' in sys.modules; gdsim.optim; "
+            "print(before, 'gdsim.optim' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_the_keras_names_import_from_gdsim_nn_with_all():
+    import gdsim
+    import gdsim.nn
+    from gdsim.nn import Dense, Sequential
+    from gdsim.nn.layers import Dense as LayersDense
+    from gdsim.nn.model import Sequential as ModelSequential
+
+    assert Dense is LayersDense and Sequential is ModelSequential
+    assert {"Sequential", "Dense", "Conv2D", "BatchNormalization"} <= set(gdsim.nn.__all__)
+    for name in gdsim.nn.__all__:
+        assert getattr(gdsim.nn, name) is not None
+    for name in gdsim.__all__:
+        if name not in ("keras_bridge", "testing", "plots"):  # these load optional packages
+            assert getattr(gdsim, name).__name__ == f"gdsim.{name}"
+
+
+def test_an_unknown_attribute_is_an_attribute_error():
+    import gdsim
+    import gdsim.nn
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'optimm'"):
+        gdsim.optimm
+    with pytest.raises(AttributeError, match="no attribute 'Dens'"):
+        gdsim.nn.Dens
+
+
+def test_gdsim_testing_without_hypothesis_says_which_extra_to_install():
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "try:\n    import gdsim.testing\n"
+            "except ModuleNotFoundError as exc:\n    print(exc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'gdsim[testing]'" in out.stdout
 
 
 def _nn_modules_outside_fast():

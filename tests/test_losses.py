@@ -50,6 +50,20 @@ def test_mse_value_and_gradient(shape, seed):
     _assert_grad(mse, y, p)
 
 
+@settings(max_examples=40)
+@given(shape=shapes, seed=st.integers(0, 2**16))
+def test_half_mse_is_half_of_keras_mse_with_its_gradient(shape, seed):
+    rng = np.random.default_rng(seed)
+    y, p = rng.standard_normal(shape), rng.standard_normal(shape)
+    half = losses.get("half_mean_squared_error")
+    assert isinstance(half, losses.HalfMeanSquaredError)
+    f, t = p[:, :1], y[:, 0]  # one output: L = (1/2n) sum (f - y)^2
+    np.testing.assert_allclose(half(t, f), np.sum((f[:, 0] - t) ** 2) / (2 * shape[0]), rtol=1e-13)
+    np.testing.assert_allclose(half(y, p), losses.MeanSquaredError()(y, p) / 2, rtol=1e-13)
+    np.testing.assert_allclose(half.grad(y, p), losses.MeanSquaredError().grad(y, p) / 2, rtol=1e-13)
+    _assert_grad(half, y, p)
+
+
 @settings(max_examples=20)
 @given(n=st.integers(1, 8), seed=st.integers(0, 2**16))
 def test_mse_rank_mismatch_is_squeezed_not_broadcast(n, seed):

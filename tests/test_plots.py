@@ -85,3 +85,22 @@ def test_importing_plots_does_not_touch_pyplot():
     code = "import sys, gdsim.plots; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_counts_and_durations_read_as_english_on_a_slide():
+    assert plots.plural(1, "spike") == "1 spike" and plots.plural(0, "spike") == "0 spikes"
+    assert plots.duration(0.43) == "0.4 s" and plots.duration(556.2) == "556 s"
+
+
+def test_plain_log_ticks_and_integer_ticks():
+    with plots.style():
+        fig, ax = plots.new_figure()
+        ax.semilogy([1, 2, 3, 4], [0.4, 0.7, 1.3, 2.1])
+        ax.set_ylim(0.35, 2.5)
+        plots.plain_log_ticks(ax)
+        plots.integer_ticks(ax)
+        fig.canvas.draw()
+        y_labels = [t.get_text() for t in ax.get_yticklabels()]
+        x_ticks = ax.get_xticks()
+    assert y_labels == ["0.4", "0.6", "1", "2"]  # never "4 x 10^-1"
+    assert np.all(x_ticks == np.round(x_ticks))  # no 1.5 epochs

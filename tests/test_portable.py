@@ -178,7 +178,7 @@ def test_a_figure_script_run_directly_computes_under_the_portable_profile(tmp_pa
     from PIL import Image
 
     info = _portable_machine_or_skip()
-    process = _run("figures/05_momentum.py", "--quick", "--out", str(tmp_path))
+    process = _run("gdsim/gallery/05_momentum.py", "--quick", "--out", str(tmp_path))
     assert process.returncode == 0, process.stderr
     assert Image.open(tmp_path / "05_momentum.png").text == {
         "Description": f"gdsim numerics profile: {info['label']}"}

@@ -35,6 +35,43 @@ def test_readme_quick_start_and_ci_use_the_same_test_command():
     assert "pytest" in block and "pip install" in block
 
 
+def test_every_gdsim_path_the_readme_names_exists():
+    """`gdsim.a.b.c` in the README is a module, or an attribute of one: no stale paths."""
+    import importlib
+
+    paths = sorted(set(re.findall(r"`(gdsim(?:\.[A-Za-z_]\w*)+)", README)))
+    assert "gdsim.studies.cnn.data.real_fake_images" in paths
+    for path in paths:
+        parts = path.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                target = importlib.import_module(".".join(parts[:cut]))
+                break
+            except ModuleNotFoundError:
+                continue
+        for name in parts[cut:]:
+            assert hasattr(target, name), f"README names {path}, but {name!r} does not exist"
+            target = getattr(target, name)
+
+
+def test_the_reproduce_sample_is_the_real_output():
+    """Every line of the README's `gdsim reproduce` sample (but the prompt and the "..." that
+    stand for left-out rows) is a line of the real output, in the same order."""
+    from gdsim import cli
+
+    block = README.split("<!-- reproduce-sample:")[1].split("```text\n")[1].split("```")[0]
+    shown = [line for line in block.splitlines() if not line.startswith("$ ") and line != "..."]
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        assert cli.main(["reproduce"]) == 0
+    real = output.getvalue().splitlines()
+    position = 0
+    for line in shown:
+        assert line in real[position:], f"README line not in the real output (in order): {line!r}"
+        position = real.index(line, position) + 1
+    assert len([line for line in shown if line.strip()]) >= 15
+
+
 def test_same_name_different_numbers_example_prints_the_readme_output():
     output = io.StringIO()
     with contextlib.redirect_stdout(output):

@@ -7,8 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-from gdsim import optim, regression
-from gdsim.datasets import seed_regression
+from gdsim import optim
+from gdsim.studies.xs_ys import regression
+from gdsim.studies.xs_ys.data import seed_regression
 from gdsim.nn.callbacks import Callback, EarlyStopping, TerminateOnNaN
 from gdsim.nn.layers import Dense
 from gdsim.nn.model import DivergenceWarning, Sequential

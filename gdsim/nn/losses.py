@@ -40,7 +40,7 @@ from gdsim import _validate
 #: Keras's ``backend.epsilon()``: the crossentropy clip.
 EPSILON = 1e-7
 
-__all__ = ["Loss", "MeanSquaredError", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+__all__ = ["Loss", "MeanSquaredError", "HalfMeanSquaredError", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
            "BinaryCrossentropy", "get", "squeeze_or_expand_to_same_rank", "EPSILON"]
 
 
@@ -150,6 +150,26 @@ class MeanSquaredError(Loss):
         d = p.shape[-1] if p.ndim else 1
         g = p - t
         g *= p.dtype.type(2.0 / d)
+        return g
+
+
+class HalfMeanSquaredError(Loss):
+    """``l = mean((y_true - y_pred)^2, axis=-1) / 2``; ``L = sum(l) / l.size`` -- for one output,
+    ``L = (1/2n) sum_i (f_i - y_i)^2``. Not a Keras loss: it is the loss of Cohen et al.'s
+    edge-of-stability experiments. Keras's MSE has no 1/2, so its Hessian is twice this one's
+    and a run at step size eta under MSE is a run at 2*eta under the half MSE.
+    Gradient ``dL/dp = (p - y) / (d * l.size)``."""
+
+    name = "half_mean_squared_error"
+
+    def _values(self, t, p):
+        diff = t - p
+        return np.mean(diff * diff, axis=-1) * p.dtype.type(0.5)
+
+    def _values_grad(self, t, p):
+        d = p.shape[-1] if p.ndim else 1
+        g = p - t
+        g *= p.dtype.type(1.0 / d)
         return g
 
 
@@ -322,6 +342,7 @@ class BinaryCrossentropy(_Crossentropy):
 
 _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
+    "half_mean_squared_error": HalfMeanSquaredError,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,
@@ -330,7 +351,8 @@ _BY_NAME = {
 
 def get(identifier: str | Loss) -> Loss:
     """A loss from a Keras name (``"mean_squared_error"``/``"mse"``, ``"categorical_crossentropy"``,
-    ``"sparse_categorical_crossentropy"``, ``"binary_crossentropy"``) or a :class:`Loss`."""
+    ``"sparse_categorical_crossentropy"``, ``"binary_crossentropy"``), gdsim's
+    ``"half_mean_squared_error"``, or a :class:`Loss`."""
     if isinstance(identifier, Loss):
         return identifier
     return _BY_NAME[_validate.choice("loss", identifier, _BY_NAME)]()

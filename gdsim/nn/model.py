@@ -73,6 +73,8 @@ class Sequential:
         either way, only the time differs. The training data must not be changed in place
         during ``fit``: the next batch is read ahead.
 
+    Notes
+    -----
     ``fit``, ``evaluate`` and ``predict`` run the network's GEMMs with OpenBLAS at one thread
     (:func:`gdsim.nn.blas.blas_threads`): OpenBLAS splits a GEMM by thread count and rounds
     each split differently, so a fixed count is what makes "same seed, same bits" hold on any
@@ -293,20 +295,23 @@ class Sequential:
             stream=None, engine: str = "fast") -> History:
         """Train for ``epochs`` epochs; returns a History whose ``history["loss"]`` is Keras's.
 
-        shuffle: True (a new gdsim permutation per epoch from ``seed``), False (sequential
-            batches), "batch" (shuffle inside each batch, like Keras) or "keras" (Keras-JAX's
-            exact order: ``np.random.permutation`` from a legacy NumPy RNG seeded with ``seed``,
-            one permutation consumed by Keras's build of a fresh model, then one per epoch —
-            pair it with ``keras.utils.set_random_seed(seed)`` on the Keras side).
-        validation_split: the LAST fraction of (x, y), taken before shuffling, as Keras does.
-        checkpoint: a path; after every epoch the full training state (weights, optimizer
-            state, every random stream, history, epoch) is written there atomically.
-        resume: with ``checkpoint``, continue from that file if it exists. The resumed run's
-            weights and history are bit-identical to an uninterrupted run's.
-        stream: where progress lines go (default: standard output).
-        engine: "fast" (default) or "reference": the same bits either way
-            (:mod:`gdsim.nn.training` defines what is computed; :mod:`gdsim.nn.fast` computes
-            it faster).
+        The other arguments are Keras's; these say how gdsim reads them:
+
+        Args:
+            shuffle: True (a new gdsim permutation per epoch from ``seed``), False (sequential
+                batches), "batch" (shuffle inside each batch, like Keras) or "keras" (Keras-JAX's
+                exact order: ``np.random.permutation`` from a legacy NumPy RNG seeded with ``seed``,
+                one permutation consumed by Keras's build of a fresh model, then one per epoch —
+                pair it with ``keras.utils.set_random_seed(seed)`` on the Keras side).
+            validation_split: the LAST fraction of (x, y), taken before shuffling, as Keras does.
+            checkpoint: a path; after every epoch the full training state (weights, optimizer
+                state, every random stream, history, epoch) is written there atomically.
+            resume: with ``checkpoint``, continue from that file if it exists. The resumed run's
+                weights and history are bit-identical to an uninterrupted run's.
+            stream: where progress lines go (default: standard output).
+            engine: "fast" (default) or "reference": the same bits either way
+                (:mod:`gdsim.nn.training` defines what is computed; :mod:`gdsim.nn.fast`
+                computes it faster).
         """
         self._require_compiled("fit")
         engine_name = _validate.choice("engine", engine, ENGINES)

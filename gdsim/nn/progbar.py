@@ -4,8 +4,10 @@
     1/1 [==============================] - 0s 210ms/step - loss: 450.9794
 
 Numbers are formatted as Keras formats them: ``%.4f`` when ``|x| > 1e-3``, else ``%.4e``
-(``inf`` and ``nan`` print as such). ``verbose=1`` redraws one line per batch with a
-carriage return; ``verbose=2`` prints one line per epoch (for logs and CI).
+(``inf`` and ``nan`` print as such). ``verbose=1`` on a terminal redraws the bar with a
+carriage return as batches finish; when the stream is not a terminal (a redirected log, a
+pipe, CI) it prints only the end-of-epoch bar line, as Keras does, so a log has one line per
+epoch. ``verbose=2`` prints one short line per epoch.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ def _format_time_per_step(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}us/step"
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed file
+        return False
+
+
 class ProgressBar:
     """Progress of one epoch of ``total_steps`` batches."""
 
@@ -46,6 +55,8 @@ class ProgressBar:
         self.start = time.perf_counter()
         self._last_width = 0
         self._last_draw = -float("inf")
+        #: Redraw in place only where a carriage return moves back over the line.
+        self.dynamic = _is_terminal(self.stream)
 
     def _bar(self, step: int) -> str:
         digits = len(str(self.total_steps))
@@ -57,7 +68,7 @@ class ProgressBar:
     def update(self, step: int, logs: dict[str, float], final: bool = False) -> None:
         """Show that ``step`` of ``total_steps`` batches are done; ``final`` ends the line."""
         now = time.perf_counter()
-        if not final and now - self._last_draw < self.interval:
+        if not final and (not self.dynamic or now - self._last_draw < self.interval):
             return
         self._last_draw = now
         elapsed = now - self.start
@@ -66,7 +77,9 @@ class ProgressBar:
             line = f"{self._bar(step)} - {elapsed:.0f}s {per_step}{format_logs(logs)}"
             padding = " " * max(self._last_width - len(line), 0)
             self._last_width = len(line)
-            self.stream.write("\r" + line + padding + ("\n" if final else ""))
+            if self.dynamic:
+                line = "\r" + line + padding
+            self.stream.write(line + ("\n" if final else ""))
             self.stream.flush()
         elif self.verbose == 2 and final:
             self.stream.write(f"{step}/{self.total_steps} - {elapsed:.0f}s - {per_step}"

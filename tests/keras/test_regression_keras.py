@@ -19,8 +19,9 @@ import math
 import numpy as np
 import pytest
 
-from gdsim import keras_bridge, optim, regression
-from gdsim.datasets import seed_regression
+from gdsim import keras_bridge, optim
+from gdsim.studies.xs_ys import regression
+from gdsim.studies.xs_ys.data import seed_regression
 from tests.keras.helpers import keras_dtype
 
 PREDICTION_RTOL = 1e-5

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gdsim import schedules
+from gdsim import optim, schedules
 
 STEPS = np.array([0, 1, 2, 3, 5, 9, 10, 11, 50, 99, 100, 101, 250, 999, 1000, 5000])
 
@@ -16,14 +16,22 @@ CASES = [
     ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=1000)),
     ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=500, alpha=0.1)),
     ("CosineDecay", dict(initial_learning_rate=0.0, decay_steps=500, warmup_target=0.2, warmup_steps=100)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=1000)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=100, end_learning_rate=0.01,
+                             power=0.5)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=100, end_learning_rate=0.0,
+                             power=2.0, cycle=True)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=10)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=100, t_mul=1.0,
+                                 m_mul=0.5, alpha=0.1)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.05, first_decay_steps=7, t_mul=1.5,
+                                 m_mul=0.9, alpha=0.0)),
+    ("PiecewiseConstantDecay", dict(boundaries=[10, 100], values=[0.0, 0.1, 0.01])),
 ]
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
 def test_schedule_matches_keras(keras, name, kwargs):
-    if kwargs.get("initial_learning_rate") == 0.0:
-        # gdsim requires lr0 > 0; Keras allows a warmup from 0. Use a tiny start instead.
-        kwargs = dict(kwargs, initial_learning_rate=1e-6)
     ksched = getattr(keras.optimizers.schedules, name)(**kwargs)
     gsched = getattr(schedules, name)(**kwargs)
     expected = np.array([float(keras.ops.convert_to_numpy(ksched(int(s)))) for s in STEPS])
@@ -47,3 +55,20 @@ def test_legacy_decay_is_inverse_time(keras):
     g = schedules.legacy_decay(0.01, 1e-3)
     for s in STEPS:
         assert g.evaluate(int(s), "float32") == pytest.approx(float(keras.ops.convert_to_numpy(k(int(s)))), rel=1e-7)
+
+
+def test_a_plain_callable_learning_rate_in_keras_form_gives_keras_steps(keras):
+    """Keras calls ``learning_rate=lambda: value`` with no arguments; gdsim takes it through
+    ``schedules.from_callable``: the same SGD steps as Keras."""
+    rate = {"value": 0.1}
+    kopt = keras.optimizers.SGD(learning_rate=lambda: rate["value"])
+    var = keras.Variable(np.array([1.0, -2.0], dtype="float32"))
+    gopt = optim.SGD(schedules.from_callable(lambda: rate["value"]))
+    x = np.array([1.0, -2.0], dtype=np.float32)
+    state = gopt.init(x)
+    for value in (0.1, 0.05, 0.2):
+        rate["value"] = value
+        grad = np.array([0.5, 1.5], dtype=np.float32)
+        kopt.apply_gradients([(keras.ops.convert_to_tensor(grad), var)])
+        x, state = gopt.step(x, grad, state)
+        np.testing.assert_array_equal(x, keras.ops.convert_to_numpy(var))

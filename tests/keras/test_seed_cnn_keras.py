@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from gdsim import keras_bridge, optim
-from gdsim.models import seed_cnn
+from gdsim.studies.cnn.model import seed_cnn
 from tests.keras.helpers import keras_dtype
 
 FORMATS = ["channels_last", "channels_first"]
@@ -82,6 +82,7 @@ def keras_loss_and_gradients(keras, keras_model, x, y):
     return float(loss), [np.asarray(g) for g in grads]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data_format", FORMATS)
 def test_float64_forward_loss_and_every_gradient(keras_float64, data_format):
     keras = keras_float64
@@ -103,6 +104,7 @@ def test_float64_forward_loss_and_every_gradient(keras_float64, data_format):
         assert relative_error(ours, theirs) < 1e-9, f"gradient {index}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data_format", FORMATS)
 def test_float64_twenty_adam_steps_with_batchnorm_statistics(keras_float64, data_format):
     keras = keras_float64
@@ -118,6 +120,7 @@ def test_float64_twenty_adam_steps_with_batchnorm_statistics(keras_float64, data
         assert relative_error(ours, theirs) < 1e-9, f"weight {index} after 20 steps"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data_format", FORMATS)
 def test_float32_forward_and_inference_predictions(keras, data_format):
     x, y = batch(data_format, np.float32, n=16, size=32)
