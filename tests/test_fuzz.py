@@ -339,7 +339,7 @@ SWEEP = {
                        {"lr": fc.hyper(fc.NONNEG), "momentum": fc.hyper(fc.NONNEG), "nesterov": fc.BOOL}, False),
     "ExponentialDecay": (lambda **k: schedules.ExponentialDecay(**{
         "initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.9, **k}),
-        {"initial_learning_rate": fc.hyper(fc.POSITIVE), "decay_steps": fc.POSITIVE}, False),
+        {"initial_learning_rate": fc.hyper(fc.NONNEG), "decay_steps": fc.POSITIVE}, False),
     "surfaces.rosenbrock": (lambda **k: surfaces.get("rosenbrock", **k),
                             {"a": fc.Kind("|a| <= 1e6", lambda v: fc._finite(v) and abs(float(v)) <= 1e6),
                              "b": fc.Kind("0 < b <= 1e12", lambda v: fc._finite(v) and 0 < float(v) <= 1e12),
@@ -411,7 +411,7 @@ SWEEP = {
                           {"n": fc.int_at_least(8), "epochs": fc.int_at_least(1, 10**500)}, True),
     "cli figures": (lambda value, flag: _cli_flag(["figures"], flag, ("--quick",))(value),
                     {"only": fc.choice(*__import__("gdsim.figures").figures.names()),
-                     "out": fc.Kind("a folder", lambda v: os.path.isdir(str(v)))}, True),
+                     }, True),  # --out: since main's packaging branch it creates the folder
 }
 
 #: CLI flags' values are strings: their kinds see the value as typed
