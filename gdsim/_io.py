@@ -11,11 +11,55 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from typing import IO, Any, Callable, Iterator
 
 import numpy as np
+
+
+def _temp_prefix(path: str) -> str:
+    """Temporary files for ``path`` are ``.tmp-<name>.<pid>.<random><ext>`` beside it: the
+    name says which target they belong to and the pid which process writes them, so that one
+    left by a killed process can be told from one being written right now."""
+    return f".tmp-{os.path.basename(path)}.{os.getpid()}."
+
+
+def remove_orphans(path: str | os.PathLike) -> list[str]:
+    """Delete the temporary files of ``path`` left by processes that no longer run (a
+    ``kill -9`` during a save); a live process's are left alone. Returns the names removed.
+    Called before every atomic write and when a run resumes, so orphans never pile up."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    stem = f".tmp-{os.path.basename(path)}."
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(stem):
+            continue
+        pid_text = name[len(stem):].split(".", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(directory, name))
+            removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process: not ours to judge
+    return True
 
 
 @contextlib.contextmanager
@@ -26,7 +70,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix, dir=directory)
     # mkstemp creates the file 0600; give it the mode a plain open() would (0666 & ~umask).
     umask = os.umask(0)
     os.umask(umask)
@@ -80,13 +125,16 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy array or a memmap
+            raise ValueError("a single .npy array, not an .npz archive")
+        with data:
             return {name: data[name] for name in data.files}
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError,
+            TypeError, RuntimeError, OverflowError, MemoryError) as exc:
+        # NotImplementedError: a zip entry with an unsupported flag (encryption, compression)
         raise ValueError(f"cannot read {path!r}: truncated, corrupt or not an .npz file "
                          f"({exc})") from None
 
@@ -139,15 +187,80 @@ def ensure_folder(name: str, path: str | os.PathLike) -> str:
 DESCRIPTION_KEY = {"png": "Description", "svg": "Description", "pdf": "Subject"}
 
 
-def save_figure(figure: Any, path: str | os.PathLike, description: str | None = None,
-                **savefig_kwargs: Any) -> None:
-    """``figure.savefig`` atomically, with metadata fixed so the same figure gives the same
-    bytes (no creation date or software version in PNG/SVG/PDF); ``description`` (e.g. the
-    numerics profile) goes into the format's description field."""
+def figure_writer(figure: Any, path: str | os.PathLike, description: str | None,
+                   savefig_kwargs: dict) -> Callable[[IO], Any]:
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
     metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
                 "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}.get(fmt, {})
     if description is not None and fmt in DESCRIPTION_KEY:
         metadata[DESCRIPTION_KEY[fmt]] = description
-    atomic_write(path, lambda handle: figure.savefig(handle, format=fmt, metadata=metadata,
-                                                     **savefig_kwargs))
+    return lambda handle: figure.savefig(handle, format=fmt, metadata=metadata, **savefig_kwargs)
+
+
+def save_figure(figure: Any, path: str | os.PathLike, description: str | None = None,
+                **savefig_kwargs: Any) -> None:
+    """``figure.savefig`` atomically, with metadata fixed so the same figure gives the same
+    bytes (no creation date or software version in PNG/SVG/PDF); ``description`` (e.g. the
+    numerics profile) goes into the format's description field."""
+    atomic_write(path, figure_writer(figure, path, description, savefig_kwargs))
+
+
+def atomic_write_all(writes: list[tuple[str | os.PathLike, Callable[[IO], Any]]]) -> None:
+    """Write several files as one: every ``write(handle)`` goes to a temporary file first
+    (fsynced); only when all succeeded are they renamed over their targets. If a write fails
+    (a full disk) no target is touched; if a rename fails, the targets already replaced get
+    their old bytes back. Either way the error names the file and no temporary is left: a
+    figure's PNG and SVG are always from the same run."""
+    staged: list[tuple[str, str]] = []  # (temporary, target)
+    backups: list[tuple[str, str | None]] = []  # (target, its old bytes' backup or None)
+    try:
+        for path, write in writes:
+            path = os.fspath(path)
+            directory = os.path.dirname(os.path.abspath(path))
+            remove_orphans(path)
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path),
+                                       suffix=os.path.splitext(path)[1], dir=directory)
+            staged.append((tmp, path))
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    write(handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot write {path!r}: {exc.strerror or exc}") from None
+        for tmp, path in staged:
+            backup = None
+            if os.path.exists(path):
+                backup = tmp + ".old"
+                try:
+                    os.link(path, backup)  # the old bytes, kept under a name of ours
+                except OSError:
+                    shutil.copy2(path, backup)
+            backups.append((path, backup))
+            os.replace(tmp, path)
+        for path, backup in backups:
+            if backup is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(backup)
+        for directory in {os.path.dirname(os.path.abspath(p)) for _, p in staged}:
+            _fsync_directory(directory)
+    except BaseException:
+        for path, backup in reversed(backups):  # roll back what was already replaced
+            if backup is not None and os.path.exists(backup):
+                with contextlib.suppress(OSError):
+                    os.replace(backup, path)
+        for tmp, _ in staged:
+            for name in (tmp, tmp + ".old"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)
+        raise
+
+
+def save_figures(figure: Any, paths: list[str | os.PathLike], description: str | None = None,
+                 **savefig_kwargs: Any) -> None:
+    """:func:`save_figure` for several formats at once, all replaced together or none."""
+    atomic_write_all([(path, figure_writer(figure, path, description, savefig_kwargs))
+                      for path in paths])

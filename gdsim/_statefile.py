@@ -87,6 +87,8 @@ def read(path: str | os.PathLike, kind: str, signature: Mapping[str, Any],
         saved = json.loads(str(arrays["signature"]))
         streams = json.loads(str(arrays["rng"]))
         saved_profile = str(arrays["numerics"])
+        if not isinstance(saved, dict) or not isinstance(streams, dict):
+            raise ValueError("signature and rng must be JSON objects")
     except (KeyError, ValueError) as exc:
         raise ValueError(f"{name} is incomplete or not a gdsim checkpoint ({exc})") from None
     expected = json.loads(json.dumps(dict(signature), sort_keys=True))  # lists, as saved
@@ -101,11 +103,27 @@ def read(path: str | os.PathLike, kind: str, signature: Mapping[str, Any],
             {key: _decode(value) for key, value in streams.items()})
 
 
-def restore_rngs(path: str | os.PathLike, states: Mapping[str, Any],
-                 bit_generators: Mapping[str, np.random.BitGenerator]) -> None:
-    """Set each bit generator to its saved state; the names must match exactly."""
+def check_rngs(path: str | os.PathLike, states: Mapping[str, Any],
+               bit_generators: Mapping[str, np.random.BitGenerator]) -> None:
+    """Raise ``ValueError`` naming the file unless every saved state has a stream of this run
+    and would be accepted by it -- tried on a scratch bit generator of the same type, so a
+    bad state is found before anything of the run has been changed (loading is all or
+    nothing)."""
     if set(states) != set(bit_generators):
         raise ValueError(f"checkpoint {os.fspath(path)!r} has random streams {sorted(states)}, "
                          f"this run has {sorted(bit_generators)}")
+    for name, bit_generator in bit_generators.items():
+        scratch = type(bit_generator)()
+        try:
+            scratch.state = states[name]
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise ValueError(f"checkpoint {os.fspath(path)!r} has a damaged random state for "
+                             f"{name!r} ({' '.join(str(exc).split())})") from None
+
+
+def restore_rngs(path: str | os.PathLike, states: Mapping[str, Any],
+                 bit_generators: Mapping[str, np.random.BitGenerator]) -> None:
+    """Set each bit generator to its saved state (checked first with :func:`check_rngs`)."""
+    check_rngs(path, states, bit_generators)
     for name, bit_generator in bit_generators.items():
         bit_generator.state = states[name]

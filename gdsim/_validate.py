@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import os
+import tempfile
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -24,10 +26,16 @@ def show(value: Any) -> str:
 
 
 def real(name: str, value: Any) -> float:
-    """A finite or non-finite real scalar (bools are rejected: ``True`` is not a learning rate)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    """A finite or non-finite real scalar. Refused: bools (``True`` is not a learning rate),
+    NumPy bools, complex numbers, strings, bytes, types, and ints too large for a float."""
+    if (isinstance(value, (bool, np.bool_, np.timedelta64)) or not isinstance(value, numbers.Real)
+            or isinstance(value, type)):
         raise TypeError(f"{name} must be a real number, got {show(value)} of type {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a real number within the float range (about "
+                         f"1.8e308), got an integer of {len(str(abs(int(value))))} digits") from None
 
 
 def finite(name: str, value: Any) -> float:
@@ -64,13 +72,16 @@ def in_range(name: str, value: Any, low: float, high: float, *, low_open: bool =
     return value
 
 
-def integer(name: str, value: Any, *, minimum: int | None = None) -> int:
-    """A Python or NumPy integer (not a bool, not a float), optionally >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+def integer(name: str, value: Any, *, minimum: int | None = None,
+            maximum: int | None = None) -> int:
+    """A Python or NumPy integer (not a bool, not a float), optionally in [minimum, maximum]."""
+    if isinstance(value, (bool, np.bool_, np.timedelta64)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {show(value)} of type {type(value).__name__}")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be >= {minimum}, got {show(value)}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {show(value)}")
     return value
 
 
@@ -94,6 +105,8 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
 
 def float_dtype(name: str, value: Any) -> np.dtype:
     """``float32`` or ``float64`` given as a string, a NumPy type or a dtype."""
+    if isinstance(value, (numbers.Number, np.generic)):  # np.dtype(np.float64(0.25)) works
+        raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}")
     try:
         dtype = np.dtype(value)
     except (TypeError, SyntaxError, ValueError):  # np.dtype(",") parses a comma string: SyntaxError
@@ -103,17 +116,40 @@ def float_dtype(name: str, value: Any) -> np.dtype:
     return dtype
 
 
+#: dtype kinds a numeric argument may have: bool, signed/unsigned int, float. Refused: complex
+#: ('c', the imaginary part would be dropped), timedelta/datetime ('m'/'M', NumPy counts them as
+#: integers), strings, bytes, objects and records.
+NUMERIC_KINDS = "biuf"
+
+
 def array(name: str, value: Any, *, dtype: Any = None, ndim: int | Sequence[int] | None = None,
           allow_empty: bool = False, require_finite: bool = True) -> np.ndarray:
-    """A numeric array, optionally of the given rank(s), non-empty and finite."""
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a numeric array, got {show(value)}")
+    """A real numeric array (bool, int or float), optionally of the given rank(s), non-empty and
+    finite; with ``dtype`` it is cast to it, after checking that every value is finite *in that
+    dtype* (1e300 is finite in float64, not in float32: it is refused, not turned into inf)."""
+    if isinstance(value, (str, bytes, bytearray, memoryview, type)) or value is None:
+        raise TypeError(f"{name} must be a numeric array, got {show(value)} of type "
+                        f"{type(value).__name__}")
     try:
-        result = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array, got {show(value)} ({exc})") from None
-    if result.dtype == object or not (np.issubdtype(result.dtype, np.number) or result.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {result.dtype}")
+        result = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"{name} must be a numeric array, got {show(value)} ({' '.join(str(exc).split())})") from None
+    if result.dtype.kind not in NUMERIC_KINDS:
+        raise TypeError(f"{name} must be a real numeric array (bool, int or float), got dtype "
+                        f"{result.dtype}")
+    if dtype is not None:
+        target = np.dtype(dtype)
+        if require_finite and target.kind == "f" and result.dtype.kind == "f" and result.size:
+            with np.errstate(all="ignore"):
+                big = np.abs(result[np.isfinite(result)]).max(initial=0.0)
+            if big > np.finfo(target).max:
+                raise ValueError(f"{name} must be finite in {target}, got a value of magnitude "
+                                 f"{big:.3g} (the {target} limit is {np.finfo(target).max:.3g})")
+        if target.kind == "f" and result.dtype.kind in "iu" and result.size and require_finite:
+            big = max(abs(int(result.min())), abs(int(result.max())))
+            if big > np.finfo(target).max:
+                raise ValueError(f"{name} must be finite in {target}, got a value of magnitude {big:.3g}")
+        result = result.astype(target, copy=False)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if result.ndim not in allowed:
@@ -143,3 +179,103 @@ def seed(name: str, value: Any) -> np.random.SeedSequence:
     if isinstance(value, np.random.Generator):
         return value.bit_generator.seed_seq
     return np.random.SeedSequence(integer(name, value, minimum=0))
+
+
+def finite_in(name: str, value: Any, dtype: Any) -> float:
+    """A real scalar finite in ``dtype`` as well as in float64 (1e39 is not a float32)."""
+    value = finite(name, value)
+    limit = float(np.finfo(np.dtype(dtype)).max)
+    if abs(value) > limit:
+        raise ValueError(f"{name} must be finite in {np.dtype(dtype)} (|value| <= {limit:.4g}), "
+                         f"got {value:g}")
+    return value
+
+
+def sequence(name: str, value: Any, what: str = "items") -> list:
+    """A list or tuple (not a string, bytes, a set or a single item), returned as a list."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of {what}, got {show(value)} of type "
+                        f"{type(value).__name__}")
+    return list(value)
+
+
+def shape_tuple(name: str, value: Any) -> tuple[int, ...]:
+    """A shape without the batch axis: a non-empty tuple/list of integers >= 1 (an int is one
+    axis). ``b"0.5"``, ``(2.7,)`` and ``"32"`` are refused, not read as byte codes or truncated."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        value = (value,)
+    items = sequence(name, value, "positive integers")
+    if not items:
+        raise ValueError(f"{name} must have at least one axis, got {show(value)}")
+    for item in items:
+        if (isinstance(item, (bool, np.bool_, np.timedelta64)) or not isinstance(item, numbers.Integral)
+                or item < 1):
+            raise ValueError(f"{name} must be a tuple of integers >= 1, got {show(value)}")
+        if item > 2**31:
+            raise ValueError(f"{name} axes must be <= 2**31, got {show(value)}")
+    return tuple(int(item) for item in items)
+
+
+# ----------------------------------------------------------------------------- sizes
+#: The memory limit, as a fraction of the machine's physical memory, that an up-front estimate
+#: must stay under (GDSIM_MEMORY_LIMIT_BYTES overrides it). Past it a run is refused before it
+#: starts, with the estimate and the limit, instead of dying minutes later in a MemoryError.
+MEMORY_FRACTION = 0.5
+
+
+def memory_limit() -> int:
+    """Bytes one gdsim call may plan to hold: ``MEMORY_FRACTION`` of physical memory, or
+    ``GDSIM_MEMORY_LIMIT_BYTES`` when set."""
+    override = os.environ.get("GDSIM_MEMORY_LIMIT_BYTES")
+    if override:
+        return int(override)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume 8 GB
+        total = 8 << 30
+    return int(total * MEMORY_FRACTION)
+
+
+def _bytes(n: float) -> str:
+    if n >= 1e300:
+        return "more than 1e300 bytes"
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} bytes"
+
+
+def memory(name: str, estimate: float, what: str) -> None:
+    """Refuse a call whose estimated memory (bytes) exceeds :func:`memory_limit`."""
+    limit = memory_limit()
+    if estimate > limit:  # estimate may be a huge Python int: compared exactly
+        raise ValueError(f"{name} is too large: {what} needs about {_bytes(estimate)}, more than "
+                         f"the limit {_bytes(limit)} (half the physical memory; set "
+                         f"GDSIM_MEMORY_LIMIT_BYTES to change it)")
+
+
+# ----------------------------------------------------------------------------- paths
+def writable_file(name: str, value: Any) -> str:
+    """A path a file can be written to, checked before any work: a str or PathLike, not empty,
+    not a folder, whose folder exists and accepts a new file. The probe creates and removes one
+    empty temporary file there, leaving nothing behind."""
+    if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
+        raise TypeError(f"{name} must be a path (a str or os.PathLike naming a file), got {show(value)} of "
+                        f"type {type(value).__name__}")
+    path = os.fspath(value)
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"{name} must be a non-empty file path, got {show(value)}")
+    if os.path.isdir(path):
+        raise ValueError(f"{name} {path!r} is a folder; give a file path inside it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}'s folder {folder!r} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot write in {folder!r} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+    if os.path.exists(path) and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
+        raise ValueError(f"{name} {path!r} is not writable")
+    return path

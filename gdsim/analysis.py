@@ -32,6 +32,8 @@ __all__ = ["hessian_eigenvalues", "critical_lr", "gd_growth_factors", "gd_optima
 
 
 def _positive_array(name: str, value: Any) -> np.ndarray:
+    if np.asarray(value).dtype.kind == "b":  # True is not a learning rate
+        raise TypeError(f"{name} must be real numbers > 0, got {_validate.show(value)}")
     arr = _validate.array(name, value, dtype=np.float64)
     if np.any(arr <= 0):
         raise ValueError(f"{name} must be > 0, got minimum {arr.min()}")

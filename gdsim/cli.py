@@ -329,9 +329,32 @@ def _note_profile() -> None:
               f"are machine-specific", file=sys.stderr)
 
 
+def _looks_like_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--lr -1e-3`` -> ``--lr=-1e-3``: argparse reads a token starting with "-" that is not
+    a plain ``-5`` or ``-.5`` as an option, so ``-1e-3`` or ``-inf`` would be "expected one
+    argument". Joined to its flag it is read as the value, and the command's range check
+    refuses it with the flag's name and range."""
+    joined: list[str] = []
+    for token in argv:
+        if (joined and token.startswith("-") and _looks_like_number(token)
+                and joined[-1].startswith("--") and "=" not in joined[-1]):
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else list(argv)))
     if args.handler is None:  # bare `gdsim` or `gdsim analyze`: show what there is to run
         args.usage_of.print_help()
         return 2

@@ -188,17 +188,21 @@ def save(fig: Figure, out_dir: str | os.PathLike, stem: str,
     profile = f"gdsim numerics profile: {numerics.label()}"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    formats = [_validate.choice("format", fmt, ["png", "svg", "pdf"])
+               for fmt in _validate.sequence("formats", formats, "format names")]
+    writes = []
     with style():
         for fmt in formats:
-            fmt = _validate.choice("format", fmt, ["png", "svg", "pdf"])
             path = out / f"{stem}.{fmt}"
             if fmt == "png":
-                _io.atomic_write(path, lambda handle: handle.write(_palette_png(fig, profile)))
+                png = _palette_png(fig, profile)
+                writes.append((path, lambda handle, png=png: handle.write(png)))
             else:
-                _io.save_figure(fig, path, description=profile, dpi=DPI)
-            paths.append(path)
-    return paths
+                writes.append((path, _io.figure_writer(fig, path, profile, {"dpi": DPI})))
+        # the PNG, SVG (and PDF) are replaced together or not at all: never a new PNG beside
+        # an old SVG after a full disk
+        _io.atomic_write_all(writes)
+    return [path for path, _ in writes]
 
 
 def _palette_png(fig: Figure, description: str | None = None) -> bytes:

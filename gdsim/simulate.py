@@ -49,6 +49,18 @@ __all__ = ["Trajectory", "run", "run_generators"]
 
 #: Random numbers held in memory per chunk (float64 entries); chunking never changes results.
 CHUNK_BUDGET = 1 << 22
+#: The most steps one call runs (a float64 step counter stays exact far beyond it).
+MAX_STEPS = 10**12
+#: Bytes one run's Generator (PCG64 + SeedSequence) takes, for the up-front memory estimate.
+GENERATOR_BYTES = 2048
+
+
+def _memory_estimate(recorded: int, n_runs: int, dim: int, itemsize: int, uses_rng: bool) -> float:
+    """Bytes a call will hold: the trajectory (params, loss, grad norm at every recorded
+    step), ~8 working copies of the parameters (optimizer slots, gradients), each run's
+    generator, and one chunk of random numbers."""
+    return (float(recorded) * n_runs * (dim + 2) * itemsize + 8.0 * n_runs * dim * itemsize
+            + (n_runs * GENERATOR_BYTES if uses_rng else 0) + CHUNK_BUDGET * 8)
 
 
 @dataclasses.dataclass
@@ -113,6 +125,15 @@ def _norm_last(g: np.ndarray) -> np.ndarray:
     return np.sqrt(total)
 
 
+def _record_count(record: Any, steps: int) -> int:
+    """How many steps ``record`` keeps, without building the list (it may be huge)."""
+    if isinstance(record, str):
+        kind = _validate.choice("record", record, ["all", "final"])
+        return steps + 1 if kind == "all" else 1
+    every = _validate.integer("record", record, minimum=1)
+    return steps // every + 1 + (steps % every != 0)
+
+
 def _record_steps(record: Any, steps: int) -> np.ndarray:
     if isinstance(record, str):
         kind = _validate.choice("record", record, ["all", "final"])
@@ -144,6 +165,15 @@ def _fingerprint(problem: Any, optimizer: optim.Optimizer, oracle: noise_module.
         if isinstance(getattr(problem, name, None), np.ndarray):
             feed(getattr(problem, name))
     return h.hexdigest()
+
+
+def _check_saved(path: Any, saved: dict, shapes: dict) -> None:
+    """A checkpoint's arrays have this run's shapes (checked before anything is used)."""
+    for key, expected in {"sim/step": (), **shapes}.items():
+        if key not in saved or saved[key].shape != tuple(expected):
+            found = saved[key].shape if key in saved else "missing"
+            raise ValueError(f"checkpoint {os.fspath(path)!r} is damaged: {key} is {found}, "
+                             f"expected shape {tuple(expected)}")
 
 
 def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, seed: Any = 0,
@@ -196,18 +226,31 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
             raise ValueError(f"run_ids must have the runs shape {runs}, got {ids.shape}")
         ids = ids.astype(np.int64)
     root = _validate.seed("seed", seed)
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be <= {MAX_STEPS:,} (one call's limit), got {_validate.show(steps)}")
+    _validate.memory("x0" if n_runs > 1 else "steps",
+                     _memory_estimate(_record_count(record, steps), n_runs, problem.dim,
+                                      dtype.itemsize, oracle.uses_rng),
+                     f"{n_runs:,} run(s) of {steps:,} steps recording "
+                     f"{_record_count(record, steps):,} of them")
     recorded = _record_steps(record, steps)
     observe = dict(observe or {})
     for name, function in observe.items():
         if not isinstance(name, str) or not callable(function):
             raise TypeError(f"observe must map names to functions f(params, state), got "
                             f"{_validate.show({name: function})}")
-    if checkpoint is not None:
+    if checkpoint is not None:  # checked before any work: a folder, '' or a read-only place
+        checkpoint = _validate.writable_file("checkpoint", checkpoint)
         if checkpoint_every is None:
             raise ValueError("checkpoint_every is required with checkpoint")
         checkpoint_every = _validate.integer("checkpoint_every", checkpoint_every, minimum=1)
     elif checkpoint_every is not None:
         raise ValueError("checkpoint_every needs checkpoint=PATH")
+    if resume is not None:
+        if not isinstance(resume, (str, os.PathLike)) or isinstance(resume, bytes):
+            raise TypeError(f"resume must be a path to a checkpoint, got {_validate.show(resume)}")
+        if not os.path.isfile(resume):
+            raise ValueError(f"resume {os.fspath(resume)!r} is not an existing checkpoint file")
 
     rngs = run_generators(root, ids) if oracle.uses_rng else []
     carry = oracle.start(problem, runs, problem.dim, dtype)
@@ -226,10 +269,15 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     step = 0
     signature = {"fingerprint": fingerprint}
     if resume is not None:
-        saved, streams = _statefile.read(
-            resume, "simulate", signature,
-            mismatch="is not a checkpoint of this simulation (different problem, optimizer, "
-                     "noise, x0 shape, dtype, steps, record, run ids or seed)")
+        try:
+            saved, streams = _statefile.read(
+                resume, "simulate", signature,
+                mismatch="is not a checkpoint of this simulation (different problem, optimizer, "
+                         "noise, x0 shape, dtype, steps, record, run ids or seed)")
+        except ValueError as exc:
+            raise ValueError(f"resume: {exc}") from None
+        _check_saved(resume, saved, {"params": x.shape, "traj/params": traj_params.shape,
+                                     "traj/loss": traj_loss.shape, "diverged_at": runs})
         step = int(saved["sim/step"])
         params = saved["params"].astype(dtype, copy=False)
         state = optim.OptState.from_arrays(saved, prefix="opt/")

@@ -314,7 +314,7 @@ class Quadratic(Surface):
                 raise ValueError(f"eigenvalues must all be > 0 (a bowl), got {lam.tolist()}")
             params: dict[str, Any] = {"eigenvalues": tuple(float(v) for v in lam)}
         else:
-            dim = _validate.integer("dim", 2 if dim is None else dim, minimum=1)
+            dim = _dim(2 if dim is None else dim, minimum=1, square=True)
             if condition_number is None:
                 condition_number = 10.0 if dim > 1 else 1.0
             condition_number = _validate.finite("condition_number", condition_number)
@@ -414,9 +414,13 @@ class Rosenbrock(Surface):
     name = "rosenbrock"
 
     def __init__(self, dim: int = 2, a: float = 1.0, b: float = 100.0) -> None:
-        dim = _validate.integer("dim", dim, minimum=2)
-        a = _validate.finite("a", a)
+        dim = _dim(dim, minimum=2, square=True)  # Newton on the d x d Hessian
+        # beyond these the minimum (a, a^2) and its Hessian (~ b a^2) leave the float range,
+        # and Newton's search for the minima would fail inside LinAlg
+        a = _validate.in_range("a", a, -1e6, 1e6, high_open=False)
         b = _validate.positive("b", b)
+        if b > 1e12:
+            raise ValueError(f"b must be <= 1e12, got {b:g}")
         super().__init__(dim, {"dim": dim, "a": a, "b": b})
         self.a, self.b = a, b
         global_start = [a] * (dim - 1) + [a * a] if dim == 2 else [a] * dim
@@ -659,7 +663,7 @@ class Rastrigin(_Separable):
     name = "rastrigin"
 
     def __init__(self, dim: int = 2, A: float = 10.0) -> None:  # noqa: N803 (textbook name)
-        dim = _validate.integer("dim", dim, minimum=1)
+        dim = _dim(dim, minimum=1)
         A = _validate.positive("A", A)  # noqa: N806
         super().__init__(dim, {"dim": dim, "A": A})
         self.A = A
@@ -697,7 +701,7 @@ class StyblinskiTang(_Separable):
     name = "styblinski_tang"
 
     def __init__(self, dim: int = 2) -> None:
-        dim = _validate.integer("dim", dim, minimum=1)
+        dim = _dim(dim, minimum=1)
         super().__init__(dim, {"dim": dim})
         self._set_box([-5.0] * dim, [5.0] * dim, margin=0.0)
         m1 = _minima_1d(self._phi, [-2.903534, 2.746803])
@@ -798,7 +802,7 @@ class DoubleWell(Surface):
         if not abs(tilt) < DOUBLE_WELL_MAX_TILT:
             raise ValueError(f"tilt must be in (-{DOUBLE_WELL_MAX_TILT:.6f}, "
                              f"{DOUBLE_WELL_MAX_TILT:.6f}) for two wells, got {tilt}")
-        dim = _validate.integer("dim", dim, minimum=1)
+        dim = _dim(dim, minimum=1)
         if dim not in (1, 2):
             raise ValueError(f"dim must be 1 or 2, got {dim}")
         curvature_y = _validate.positive("curvature_y", curvature_y)
@@ -931,6 +935,14 @@ _REGISTRY: dict[str, type[Surface]] = {
 def names() -> list[str]:
     """Sorted registry names of all surfaces."""
     return sorted(_REGISTRY)
+
+
+def _dim(value: Any, minimum: int, square: bool = False) -> int:
+    """A surface's dimension: an integer >= ``minimum`` whose arrays fit in memory (a
+    quadratic holds d x d matrices, the others a few length-d vectors)."""
+    dim = _validate.integer("dim", value, minimum=minimum)
+    _validate.memory("dim", 4 * 8 * (dim * dim if square else dim), f"a {dim}-dimensional surface")
+    return dim
 
 
 def get(name: str, **params: Any) -> Surface:

@@ -19,3 +19,8 @@ def pytest_terminal_summary(terminalreporter):
             f"fuzz: {fuzz_counter['tried']} generated bad inputs tried, "
             f"{fuzz_counter['rejected']} rejected with a clear ValueError/TypeError, "
             "the rest were valid odd values; nothing else escaped")
+    if fuzz_counter.get("sweep"):
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(fuzz_counter["sweep_outcomes"].items()))
+        terminalreporter.write_line(
+            f"fuzz sweep: {fuzz_counter['sweep']} cases in {fuzz_counter['sweep_seconds']:.0f} s: "
+            f"{outcomes}")

@@ -104,6 +104,9 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  mode: str = "auto", restore_best_weights: bool = False) -> None:
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(f"monitor must be the name of a logged quantity (e.g. 'val_loss'), "
+                            f"got {_validate.show(monitor)}")
         self.monitor = monitor
         self.min_delta = abs(_validate.finite("min_delta", min_delta))
         self.patience = _validate.integer("patience", patience, minimum=0)

@@ -39,8 +39,20 @@ def _generators(model: Any, order: Any) -> dict[str, Any]:
     return streams
 
 
+def _architecture(layer: Any) -> dict[str, str]:
+    """A layer's type and configuration (its name aside): Dropout(0.25) and Dropout(0.0)
+    differ, so a checkpoint of ``seed_cnn(dropout=False)`` never resumes into the dropout
+    model."""
+    config = {key: repr(value) for key, value in layer.get_config().items() if key != "name"}
+    return {"class": type(layer).__name__, **config}
+
+
 def signature(model: Any, order: Any) -> dict[str, Any]:
-    return {"layers": [type(layer).__name__ for layer in model.layers],
+    """What a checkpoint belongs to: the architecture (every layer's configuration), the
+    optimizer, the data's size, the batch size, the shuffle mode and fit's ``seed`` (a resume
+    with another seed is refused, not silently given the saved batch order)."""
+    return {"layers": [_architecture(layer) for layer in model.layers],
+            "seed": getattr(order, "seed", None),
             "weight_shapes": [list(np.shape(w)) for w in model.get_weights()],
             "dtype": model.dtype.name,
             "optimizer": {"class": type(model.optimizer).__name__,
@@ -68,14 +80,24 @@ def load(path: str | os.PathLike, model: Any, order: Any, history: Any) -> int:
 
     arrays, streams = _statefile.read(path, "fit", signature(model, order))
     generators = _generators(model, order)
+    # Everything is checked before anything is installed: a damaged entry leaves the model,
+    # its optimizer state and every random stream as they were.
     try:
         epoch = int(arrays["epoch"])
-        weights = [arrays[f"weights/{i}"] for i in range(len(model.get_weights()))]
+        current = model.get_weights()
+        weights = [arrays[f"weights/{i}"] for i in range(len(current))]
+        for i, (saved, now) in enumerate(zip(weights, current)):
+            if saved.shape != now.shape or saved.dtype != now.dtype:
+                raise ValueError(f"weights/{i} is {saved.dtype}{list(saved.shape)}, the model's "
+                                 f"is {now.dtype}{list(now.shape)}")
         state = OptState.from_arrays(arrays, prefix="opt/")
+        if not 0 <= epoch or int(state.iterations) < 0:
+            raise ValueError(f"epoch {epoch} / iterations {int(state.iterations)} out of range")
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"checkpoint {os.fspath(path)!r} is incomplete or not a gdsim "
-                         f"checkpoint ({exc})") from None
-    _statefile.restore_rngs(path, streams, generators)  # checks the names before setting any
+                         f"checkpoint ({' '.join(str(exc).split())})") from None
+    _statefile.check_rngs(path, streams, generators)
+    _statefile.restore_rngs(path, streams, generators)
     model.set_weights(weights)
     model.optimizer_state = state
     history.history = {key[len("history/"):]: arrays[key].tolist()

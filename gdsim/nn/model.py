@@ -85,8 +85,9 @@ class Sequential:
                  seed: int = 0, dtype: str = "float32", background: bool = True) -> None:
         self.name = name
         self.background = _validate.boolean("background", background)
-        self.seed = _validate.integer("seed", seed, minimum=0)
-        self.dtype = _validate.float_dtype("dtype", dtype)
+        self.seed = _validate.integer("seed", seed, minimum=0, maximum=2**128 - 1)
+        # dtype=None is Keras's default float32 (np.dtype(None) would be float64).
+        self.dtype = _validate.float_dtype("dtype", "float32" if dtype is None else dtype)
         self.layers: list[Layer] = []
         self.input_shape: tuple[int, ...] | None = None
         self.built = False
@@ -98,7 +99,7 @@ class Sequential:
         self.history: History | None = None
         self._shuffle_streams: dict[tuple[str, int], Any] = {}
         self._fast_engine: FastEngine | None = None
-        for layer in layers or []:
+        for layer in [] if layers is None else _validate.sequence("layers", layers, "layers"):
             self.add(layer)
 
     # ------------------------------------------------------------------ structure
@@ -124,7 +125,7 @@ class Sequential:
     def build(self, input_shape: Sequence[int] | None = None) -> None:
         """Create every layer's weights for inputs of ``input_shape`` (batch axis excluded)."""
         if input_shape is not None:
-            self.input_shape = tuple(int(d) for d in input_shape)
+            self.input_shape = _validate.shape_tuple("input_shape", input_shape)
         if self.input_shape is None:
             raise ValueError("the model has no input shape: give the first layer input_shape=..., "
                              "call build(input_shape) or fit on data")
@@ -161,7 +162,7 @@ class Sequential:
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Set all weights from a list in Keras's ``model.get_weights()`` order."""
         self._require_built("set_weights")
-        weights = list(weights)
+        weights = _validate.sequence("weights", weights, "arrays")
         expected = sum(len(layer.get_weights()) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"weights must be a list of {expected} arrays (Keras order), got {len(weights)}")
@@ -206,15 +207,20 @@ class Sequential:
         if loss is None:
             raise ValueError("loss must be given, e.g. loss='mean_squared_error'")
         self.loss = losses_module.get(loss)
-        self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        if isinstance(metrics, str):  # Keras too wants a list: metrics=["accuracy"]
+            raise TypeError(f"metrics must be a list of metric names, e.g. [{metrics!r}], got "
+                            f"the string {_validate.show(metrics)}")
+        metrics = [] if metrics is None else _validate.sequence("metrics", metrics, "metric names")
+        self.metrics = [metrics_module.get(m, self.loss) for m in metrics]
         self.optimizer_state = None
 
     # ------------------------------------------------------------------ data
     def _prepare(self, name: str, data: Any) -> np.ndarray:
-        array = _validate.array(name, data)
+        # finite in the model's dtype, checked before the cast (1e300 is no float32)
+        array = _validate.array(name, data, dtype=self.dtype)
         if array.ndim == 0:
             raise ValueError(f"{name} must have a batch axis, got a scalar")
-        return array.astype(self.dtype, copy=False)
+        return array
 
     def _prepare_x(self, x: Any, name: str = "x") -> np.ndarray:
         x = self._prepare(name, x)
@@ -315,17 +321,20 @@ class Sequential:
         initial_epoch = _validate.integer("initial_epoch", initial_epoch, minimum=0)
         verbose = 1 if verbose == "auto" else _validate.integer("verbose", verbose, minimum=0)
         mode = _shuffle_mode(shuffle)
-        seed = self.seed if seed is None else _validate.integer("seed", seed, minimum=0)
+        seed = self.seed if seed is None else _validate.integer("seed", seed, minimum=0,
+                                                                maximum=2**128 - 1)
         validation_split = _validate.in_range("validation_split", validation_split, 0.0, 1.0)
         resume = _validate.boolean("resume", resume)
         if resume and checkpoint is None:
             raise ValueError("resume=True needs checkpoint=PATH")
-        if checkpoint is not None:
-            if not isinstance(checkpoint, (str, os.PathLike)):
-                raise TypeError(f"checkpoint must be a path, got {_validate.show(checkpoint)}")
-            folder = os.path.dirname(os.path.abspath(checkpoint))
-            if not os.path.isdir(folder):
-                raise ValueError(f"checkpoint's folder {folder!r} does not exist")
+        if checkpoint is not None:  # before any work: a folder, '' or a read-only place
+            checkpoint = _validate.writable_file("checkpoint", checkpoint)
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise TypeError(f"stream must be a file-like object with write(), got "
+                            f"{_validate.show(stream)} of type {type(stream).__name__}")
+        if not self.trainable_weights:
+            raise ValueError("the model has no trainable weights (every layer is frozen or has "
+                             "none): fit has nothing to train; set layer.trainable = True")
         if callbacks is not None and not isinstance(callbacks, (list, tuple)):
             raise TypeError(f"callbacks must be a list of Callback objects, got "
                             f"{_validate.show(callbacks)}")
@@ -357,6 +366,7 @@ class Sequential:
         self.history = history
         runner = self._engine(engine_name)
         order = _BatchOrder(len(x), batch_size, mode, self._shuffle_stream(mode, seed, len(x)))
+        order.seed = seed  # part of a checkpoint's signature
         self.stop_training = False
         for callback in callback_list:
             callback.on_train_begin()

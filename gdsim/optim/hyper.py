@@ -21,8 +21,13 @@ Hyper = Union[float, np.ndarray]
 def hyper(name: str, value: Any, check: Callable[[str, float], Any]) -> Hyper:
     """Validate a hyper-parameter: a real scalar (returned as float) or an array whose every
     element passes ``check`` (returned as a read-only float64 array)."""
-    if isinstance(value, (numbers.Real, np.generic)) and np.ndim(value) == 0 and not isinstance(value, bool):
-        return check(name, float(value)) if isinstance(value, np.generic) else check(name, value)
+    if not isinstance(value, np.ndarray) and (isinstance(value, (numbers.Number, np.generic))
+                                              or np.ndim(value) == 0):
+        # _validate.real refuses bools, complex numbers (NumPy's too), types, and ints too big
+        # for a float: SGD(True), SGD(0.1 + 5j), SGD(float), SGD(10**400) are errors.
+        return check(name, _validate.real(name, value))
+    if np.asarray(value).dtype.kind == "b":
+        raise TypeError(f"{name} must be real numbers, got a bool array")
     arr = _validate.array(name, value, dtype=np.float64)
     if arr.ndim == 0:
         return check(name, float(arr))

@@ -150,7 +150,7 @@ class Optimizer:
 
     def __init__(self, learning_rate: Any, *, weight_decay: Any = None, clipnorm: Any = None,
                  clipvalue: Any = None, global_clipnorm: Any = None) -> None:
-        if callable(learning_rate):
+        if callable(learning_rate) and not isinstance(learning_rate, type):  # SGD(float): no
             self.learning_rate = learning_rate
         else:
             self.learning_rate = hyper.hyper("learning_rate", learning_rate, _validate.positive)

@@ -73,7 +73,7 @@ class TorchOptimizer(Optimizer):
     decoupled_weight_decay: bool = False
 
     def __init__(self, lr: Any, *, weight_decay: Any = 0.0, maximize: bool = False) -> None:
-        if callable(lr):
+        if callable(lr) and not isinstance(lr, type):  # SGD(lr=float) is no schedule
             self.learning_rate = lr
         else:
             self.learning_rate = hyper.hyper("lr", lr, _validate.nonnegative)

@@ -249,6 +249,9 @@ def real_fake_images(n: int = 8000, size: int = 32, channels: int = 3, seed: Any
     if size % 2:
         raise ValueError(f"size must be even (fakes are upsampled by 2), got {size}")
     channels = _validate.integer("channels", channels, minimum=1)
+    # the float32 images and ~4 float64 working copies while they are made
+    _validate.memory("n", 36 * n * size * size * channels,
+                     f"{n:,} images of {size}x{size}x{channels}")
     root = _validate.seed("seed", seed)
     difficulty = _validate.in_range("difficulty", difficulty, 0.0, 1.0, high_open=False)
     data_format = _validate.choice("data_format", data_format, ("channels_last", "channels_first"))

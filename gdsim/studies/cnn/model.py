@@ -32,12 +32,12 @@ def seed_cnn(height: int = 32, width: int = 32, depth: int = 3, classes: int = 2
     """
     for name, value in (("height", height), ("width", width), ("depth", depth)):
         _validate.integer(name, value, minimum=4 if name != "depth" else 1)
-    _validate.integer("classes", classes, minimum=2)
+    _validate.integer("classes", classes, minimum=2, maximum=10**6)
     data_format = _validate.choice("data_format", data_format, ["channels_last", "channels_first"])
     first = data_format == "channels_first"
     input_shape = (depth, height, width) if first else (height, width, depth)
     channel_axis = 1 if first else -1
-    keep = 1.0 if dropout else 0.0
+    keep = 1.0 if _validate.boolean("dropout", dropout) else 0.0
 
     def conv_relu_bn(filters: int, size: int, **kwargs) -> list:
         return [Conv2D(filters, (size, size), padding="same", data_format=data_format, **kwargs),

@@ -57,8 +57,9 @@ def json_number(value: float) -> float | None:
 def build_model(kernel: float, bias: float = 0.0, optimizer: str | optim.Optimizer = "sgd",
                 dtype: str = "float32") -> Sequential:
     """``Dense(1)`` on one input, compiled with MSE, with the given initial kernel and bias."""
-    kernel = _validate.finite("init_kernel", kernel)
-    bias = _validate.finite("init_bias", bias)
+    dtype = _validate.float_dtype("dtype", dtype)
+    kernel = _validate.finite_in("init_kernel", kernel, dtype)  # 1e39 is no float32
+    bias = _validate.finite_in("init_bias", bias, dtype)
     model = Sequential([Dense(1, input_shape=(1,))], dtype=dtype)
     model.compile(optimizer=optimizer, loss="mean_squared_error")
     model.build()
@@ -73,7 +74,7 @@ def run(n: int = 20, optimizer: str | optim.Optimizer = "sgd", kernel: float = 0
     """Fit ``Dense(1)`` to xs = 1..n, ys = xs/2 from the given init and report what Keras would."""
     n = _validate.integer("n", n, minimum=1)
     if predict_at is not None:  # checked before 500 epochs are spent, not after
-        predict_at = _validate.finite("predict", predict_at)
+        predict_at = _validate.finite_in("predict", predict_at, _validate.float_dtype("dtype", dtype))
     xs, ys = seed_regression(n, dtype=dtype)
     model = build_model(kernel, bias, optimizer, dtype)
     history = model.fit(xs, ys, epochs=epochs, batch_size=batch_size, shuffle=shuffle, seed=seed,
@@ -145,10 +146,15 @@ def predicted_first_inf_epoch(first_loss: float, loss_ratio: float, batch_size: 
 
     Returns None when the loss does not grow (``loss_ratio <= 1``).
     """
+    first_loss = _validate.positive("first_loss", first_loss)
+    loss_ratio = _validate.positive("loss_ratio", loss_ratio)
+    batch_size = _validate.integer("batch_size", batch_size, minimum=1)
     if loss_ratio <= 1:
         return None
     limit = float(np.finfo(_validate.float_dtype("dtype", dtype)).max)
-    return 1 + math.ceil(math.log(limit / (batch_size * first_loss)) / math.log(loss_ratio))
+    # in logs: batch_size * first_loss may itself overflow a float
+    headroom = math.log(limit) - math.log(batch_size) - math.log(first_loss)
+    return 1 + math.ceil(headroom / math.log(loss_ratio))
 
 
 def final_quantity(n: int, optimizer_name: str, which: str, epochs: int = 500,
@@ -165,7 +171,10 @@ def final_quantity(n: int, optimizer_name: str, which: str, epochs: int = 500,
     from gdsim.problems import LinearRegression
 
     which = _validate.choice("which", which, ["loss", "predict"])
-    problem = LinearRegression.seed(_validate.integer("n", n, minimum=1))
+    epochs = _validate.integer("epochs", epochs, minimum=1)
+    n = _validate.integer("n", n, minimum=1)
+    _validate.memory("n", 64 * n, f"a regression on {n:,} samples")
+    problem = LinearRegression.seed(n)
 
     def quantity(kernels: np.ndarray) -> np.ndarray:
         kernels = np.atleast_1d(np.asarray(kernels, dtype=float))
