@@ -45,6 +45,8 @@ def regression_stability(xs: Any, lr: Any) -> dict[str, Any]:
     """
     h = regression_hessian(xs)
     lam_max, lam_min = (float(v) for v in _symmetric_2x2_eigenvalues(h[0, 0], h[0, 1], h[1, 1]))
+    if np.asarray(lr).dtype.kind == "b":  # True is not a learning rate
+        raise TypeError(f"lr must be real numbers > 0, got {_validate.show(lr)}")
     lr = _validate.array("lr", lr, dtype=np.float64)
     if np.any(lr <= 0):
         raise ValueError(f"lr must be > 0, got minimum {lr.min()}")
