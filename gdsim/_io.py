@@ -62,20 +62,27 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _temporary_beside(path: str) -> tuple[int, str, str]:
+    """``(fd, temporary path, folder)``: a fresh temporary next to ``path`` (orphans of dead
+    writers to the same target removed first), with the mode a plain open() would give."""
+    directory = os.path.dirname(os.path.abspath(path))
+    remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=os.path.splitext(path)[1],
+                               dir=directory)
+    # mkstemp creates the file 0600; give it the mode a plain open() would (0666 & ~umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return fd, tmp, directory
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file next to ``path``; on a clean exit it replaces ``path``."""
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    remove_orphans(path)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix, dir=directory)
-    # mkstemp creates the file 0600; give it the mode a plain open() would (0666 & ~umask).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    fd, tmp, directory = _temporary_beside(path)
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -197,14 +204,6 @@ def figure_writer(figure: Any, path: str | os.PathLike, description: str | None,
     return lambda handle: figure.savefig(handle, format=fmt, metadata=metadata, **savefig_kwargs)
 
 
-def save_figure(figure: Any, path: str | os.PathLike, description: str | None = None,
-                **savefig_kwargs: Any) -> None:
-    """``figure.savefig`` atomically, with metadata fixed so the same figure gives the same
-    bytes (no creation date or software version in PNG/SVG/PDF); ``description`` (e.g. the
-    numerics profile) goes into the format's description field."""
-    atomic_write(path, figure_writer(figure, path, description, savefig_kwargs))
-
-
 def atomic_write_all(writes: list[tuple[str | os.PathLike, Callable[[IO], Any]]]) -> None:
     """Write several files as one: every ``write(handle)`` goes to a temporary file first
     (fsynced); only when all succeeded are they renamed over their targets. If a write fails
@@ -216,14 +215,8 @@ def atomic_write_all(writes: list[tuple[str | os.PathLike, Callable[[IO], Any]]]
     try:
         for path, write in writes:
             path = os.fspath(path)
-            directory = os.path.dirname(os.path.abspath(path))
-            remove_orphans(path)
-            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path),
-                                       suffix=os.path.splitext(path)[1], dir=directory)
+            fd, tmp, _ = _temporary_beside(path)
             staged.append((tmp, path))
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     write(handle)
@@ -258,9 +251,3 @@ def atomic_write_all(writes: list[tuple[str | os.PathLike, Callable[[IO], Any]]]
                     os.unlink(name)
         raise
 
-
-def save_figures(figure: Any, paths: list[str | os.PathLike], description: str | None = None,
-                 **savefig_kwargs: Any) -> None:
-    """:func:`save_figure` for several formats at once, all replaced together or none."""
-    atomic_write_all([(path, figure_writer(figure, path, description, savefig_kwargs))
-                      for path in paths])
