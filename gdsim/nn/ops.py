@@ -15,6 +15,12 @@ result does not depend on layout, in-place writes or threads.
   ``z = P^T.T @ K``, ``dK = P^T @ G``, ``dP^T = K @ G^T`` (col2im scatters it back).
 - Channel sums: ``ones @ a`` (one BLAS GEMV) over a fixed grouping of the rows
   (:class:`Folded`).
+- The batch's two halves (:func:`batch_parts`): a layer over images (inputs of rank > 2:
+  Conv2D, BatchNormalization over feature maps) computes each half of its batch apart -- one
+  im2col and one GEMM per half -- and every sum over the batch (a channel sum, ``dK``,
+  ``dbias``) is the first half's plus the second's (:func:`add_in_order`). The halves are
+  fixed by the batch alone, never by the number of cores, so the fast tier may give each half
+  a core of its own and still compute the same bits.
 - Dropout: the mask ``u < 1 - rate`` with ``u`` float32 uniforms from the layer's generator;
   ``y = select(mask, x / (1 - rate), 0)``.
 - Max-pooling: a running maximum over the window offsets (tiled windows: first over window
@@ -151,6 +157,39 @@ def col2im_t(cols_t: np.ndarray, padded_shape: tuple[int, int, int, int], kh: in
             rows, cols = _offset(a, b, sh, sw, out_h, out_w)
             result[:, :, rows, cols] += blocks[a, b]
     return result
+
+
+# -- the batch's two halves ------------------------------------------------------------------
+def batch_parts(shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """The parts of a batch of ``shape`` (batch axis first) whose sums are added in order: for
+    a rank > 2 batch of ``n >= 2`` samples, ``[0, ceil(n/2))`` and ``[ceil(n/2), n)``;
+    otherwise (one sample, or a ``(N, features)`` matrix) the whole batch."""
+    n = shape[0]
+    if len(shape) <= 2 or n < 2:
+        return (slice(0, n),)
+    half = (n + 1) // 2
+    return (slice(0, half), slice(half, n))
+
+
+def part_rows(part: slice, rows_per_sample: int) -> slice:
+    """The rows of a sample-major ``(N * rows_per_sample, C)`` matrix that belong to ``part``."""
+    return slice(part.start * rows_per_sample, part.stop * rows_per_sample)
+
+
+def add_in_order(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """``parts[0] + parts[1] + ...`` left to right: the one order a sum over the batch's parts
+    is combined in, whichever core computed each part."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def batch_channel_sums(a: np.ndarray, parts: Sequence[slice]) -> np.ndarray:
+    """Per-channel sums of a sample-major ``(m, C)`` matrix of ``len`` batch ``parts``: each
+    part's :func:`channel_sums`, added in order."""
+    per_sample = a.shape[0] // max(parts[-1].stop, 1)
+    return add_in_order([channel_sums(a[part_rows(p, per_sample)]) for p in parts])
 
 
 # -- convolution as one GEMM ---------------------------------------------------------------

@@ -9,7 +9,9 @@
 - starts the dropout masks on the background thread before the forward pass;
 - gathers the next batch and builds its im2col on the background thread during this step;
 - updates every weight with one optimizer call on a flat vector when that gives the same bits
-  (:mod:`gdsim.nn.fast.flat_update`).
+  (:mod:`gdsim.nn.fast.flat_update`);
+- on a machine with two or more cores, runs the leading image layers in two lanes, the
+  second half of each batch in a worker process (:mod:`gdsim.nn.fast.lanes`).
 
 A step that fails leaves nothing behind: its background work is waited for and unused dropout
 draws are undone, so a checkpoint resumes bit for bit. The training data must not be changed
@@ -24,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from gdsim.nn import training
-from gdsim.nn.fast import background, flat_update
+from gdsim.nn.fast import background, flat_update, lanes
 from gdsim.nn.fast.kernels import Kernel, kernel_for
 
 
@@ -38,6 +40,11 @@ class FastEngine:
         self.kernels: list[Kernel] = [kernel_for(layer, self.use_background) for layer in self.layers]
         self.flat = flat_update.FlatUpdate()
         self._coming: Future | None = None
+        self.prefix = lanes.lane_prefix(self.layers) if self.use_background else 0
+        self.lanes = lanes.Lanes(self.layers[:self.prefix]) if self.prefix else None
+
+    def _in_lanes(self, shape: tuple[int, ...]) -> bool:
+        return self.lanes is not None and self.lanes.serves(shape)
 
     def serves(self, model: Any) -> bool:
         """Whether this engine was made for ``model`` as it is now (same layers, same options)."""
@@ -60,7 +67,8 @@ class FastEngine:
         its patch matrix): on the background thread while the current step runs."""
         def gather_and_prepare() -> np.ndarray:
             xb = x[index]
-            self.kernels[0].prepare_input(xb)
+            if not self._in_lanes(xb.shape):  # the lanes build their own halves' patches
+                self.kernels[0].prepare_input(xb)
             return xb
 
         if self.use_background:
@@ -74,8 +82,10 @@ class FastEngine:
         """:func:`gdsim.nn.training.forward` in inference mode, bit for bit. Every intermediate
         output is a temporary the next kernel may overwrite (never ``x`` itself); the result
         may be an array a kernel writes again on the next call."""
-        prediction, temporary = x, False
-        for kernel in self.kernels:
+        prediction, temporary, kernels = x, False, self.kernels
+        if self._in_lanes(x.shape):
+            prediction, kernels = self.lanes.forward(x, False, batch_statistics), kernels[self.prefix:]
+        for kernel in kernels:
             prediction = kernel.infer(prediction, temporary, batch_statistics)
             temporary = kernel.infers_temporary and not np.may_share_memory(prediction, x)
         return prediction
@@ -83,6 +93,8 @@ class FastEngine:
     # -- one step --------------------------------------------------------------------------
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`gdsim.nn.training.train_step`, bit for bit."""
+        if self._in_lanes(x.shape):
+            return self._lanes_step(x, y)
         model = self.model
         kernels = self.kernels
         try:
@@ -109,12 +121,46 @@ class FastEngine:
                 kernel.discard_prefetch()
         trainable = [(layer, kernel) for layer, kernel in zip(self.layers, kernels)
                      if layer.trainable and layer.trainable_weights]
-        params = [w for layer, _ in trainable for w in layer.trainable_weights]
-        grads = [g for _, kernel in trainable for g in kernel.take_grads()]
+        self._update([layer for layer, _ in trainable],
+                     [g for _, kernel in trainable for g in kernel.take_grads()])
+        return loss, prediction
+
+    def _lanes_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same step with the lane prefix in two lanes and the rest here."""
+        model = self.model
+        rest = self.kernels[self.prefix:]
+        try:
+            prediction = self.lanes.forward(x, True)
+            # the shared prefix output is not overwritten (nor returned as the prediction)
+            scratch = [False] + [not kernel.keeps_output for kernel in rest[:-1]]
+            for kernel, overwritable in zip(rest, scratch):
+                prediction = kernel.forward(prediction, overwritable)
+            if not rest:
+                prediction = prediction.copy()
+            loss, grad = model.loss.value_and_grad(y, prediction)
+            for kernel in reversed(rest):
+                grad = kernel.backward(grad, True, True)
+            prefix_grads = self.lanes.backward(grad)
+        except BaseException:
+            background.drain()
+            self._coming = None
+            raise
+        prefix_layers = [layer for layer in self.layers[:self.prefix]
+                         if layer.trainable and layer.trainable_weights]
+        rest_trainable = [(layer, kernel) for layer, kernel in zip(self.layers[self.prefix:], rest)
+                          if layer.trainable and layer.trainable_weights]
+        self._update(prefix_layers + [layer for layer, _ in rest_trainable],
+                     [g for grads in prefix_grads for g in grads]
+                     + [g for _, kernel in rest_trainable for g in kernel.take_grads()])
+        return loss, prediction
+
+    def _update(self, trainable: list, grads: list[np.ndarray]) -> None:
+        """One optimizer step of the trainable layers' weights from their gradients."""
+        model = self.model
+        params = [w for layer in trainable for w in layer.trainable_weights]
         if flat_update.flattenable(model.optimizer, params):
             params, model.optimizer_state = self.flat.step(model.optimizer, params, grads,
                                                            model.optimizer_state)
         else:
             params, model.optimizer_state = model.optimizer.step(params, grads, model.optimizer_state)
-        training.install([layer for layer, _ in trainable], params)
-        return loss, prediction
+        training.install(trainable, params)

@@ -51,6 +51,9 @@ class Kernel:
     def __init__(self, layer: Layer, use_background: bool) -> None:
         self.layer = layer
         self.use_background = use_background
+        #: True when this kernel's input is one part of a batch split across lanes
+        #: (:mod:`gdsim.nn.fast.lanes`): its own input is then never split again
+        self.one_part = False
         self._grads: list[np.ndarray] = []
         self._pending = None
         self._arrays: dict[str, np.ndarray] = {}
@@ -91,6 +94,11 @@ class Kernel:
             self._grads, self._pending = [], background.submit(compute, *args)
         else:
             self._grads, self._pending = compute(*args), None
+
+    def parts(self, shape: tuple[int, ...]) -> tuple[slice, ...]:
+        """The batch parts a layer computes apart (:func:`gdsim.nn.ops.batch_parts`); the whole
+        input when it is already one lane's part."""
+        return (slice(0, shape[0]),) if self.one_part else ops.batch_parts(shape)
 
     def array(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """A kernel-owned array kept under ``name`` from step to step (new if the shape changes)."""
@@ -189,13 +197,24 @@ class DropoutKernel(Kernel):
             self.layer.generator.bit_generator.state = before
             self._prefetched = None
 
-    def _take_mask(self, shape):
+    #: where the next training forward takes its mask from when this kernel computes one
+    #: lane's part of the batch (:mod:`gdsim.nn.fast.lanes`: a mask drawn for the whole batch)
+    lane_mask_source: Callable[[], np.ndarray] | None = None
+
+    def draw_mask(self, shape):
+        """The layer's next mask of ``shape`` (a prefetched one if it fits)."""
         if self._prefetched is not None and self._prefetched[0] == shape:
             mask = self._prefetched[2].result()
             self._prefetched = None
             return mask
         self.discard_prefetch()
         return ops.dropout_mask(self.layer.generator, shape, self.layer.rate)
+
+    def _take_mask(self, shape):
+        if self.lane_mask_source is not None:
+            source, self.lane_mask_source = self.lane_mask_source, None
+            return source()
+        return self.draw_mask(shape)
 
     def forward(self, x, scratch_input):
         layer = self.layer
@@ -223,30 +242,32 @@ class DropoutKernel(Kernel):
 
 
 class Conv2DKernel(Kernel):
-    """im2col into arrays kept from step to step; the next batch's patch matrix built ahead.
+    """im2col into arrays kept from step to step; the next batch's patch matrices built ahead.
 
-    Three (padded input, patch matrix) slots: 0 for forward's own im2col, 1 and 2 in turn for
-    batches staged ahead (:meth:`prepare_input`): the batch in flight keeps its patch matrix
-    (its backward needs it) while the next one is built."""
+    Three slots of (padded input, patch matrix) per batch part: 0 for forward's own im2col, 1
+    and 2 in turn for batches staged ahead (:meth:`prepare_input`): the batch in flight keeps
+    its patch matrices (its backward needs them) while the next one's are built."""
 
     infers_temporary = True
 
     def __init__(self, layer: Conv2D, use_background: bool) -> None:
         super().__init__(layer, use_background)
-        self._slots: list[list[np.ndarray | None]] = [[None, None] for _ in range(3)]
+        self._slots: list[dict[int, list[np.ndarray | None]]] = [{} for _ in range(3)]
         self._next_stage = 0
-        # id(x) -> (x, its patch matrix, slot): written on the background thread while forward
+        # id(x) -> (x, its patch matrices, slot): written on the background thread while forward
         # takes its own batch's entry, so each batch has its own key
-        self._staged: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+        self._staged: dict[int, tuple[np.ndarray, list[np.ndarray], int]] = {}
 
     @property
     def keeps_output(self) -> bool:
         return self.layer.activation.reads_output
 
-    def _im2col(self, x: np.ndarray, slot: int) -> np.ndarray:
-        pad, patches = self._slots[slot]
-        pad, patches = ops.conv_patches(x, self.layer.geometry, pad, patches)
-        self._slots[slot] = [pad, patches]
+    def _im2col(self, x: np.ndarray, parts: tuple[slice, ...], slot: int) -> list[np.ndarray]:
+        kept, patches = self._slots[slot], []
+        for index, part in enumerate(parts):
+            pad, cols = kept.get(index, (None, None))
+            kept[index] = ops.conv_patches(x[part], self.layer.geometry, pad, cols)
+            patches.append(kept[index][1])
         return patches
 
     def prepare_input(self, x):
@@ -258,27 +279,30 @@ class Conv2DKernel(Kernel):
         for key, (_, _, used) in list(self._staged.items()):
             if used == slot:  # a batch staged two calls ago and never taken: its slot goes now
                 self._staged.pop(key, None)
-        self._staged[id(x)] = (x, self._im2col(x, slot), slot)
+        self._staged[id(x)] = (x, self._im2col(x, self.parts(x.shape), slot), slot)
 
     def forward(self, x, scratch_input):
         layer = self.layer
         x = layer.check_input(x)
         geo = layer.geometry
+        parts = self.parts(x.shape)
         if geo.pointwise:
-            patches = ops.conv_pointwise_patches(x, geo)
-            rows = patches.shape[0]
+            patches = [ops.conv_pointwise_patches(x[part], geo) for part in parts]
         else:
             staged = self._staged.pop(id(x), None)
-            patches = staged[1] if staged is not None and staged[0] is x else self._im2col(x, 0)
-            rows = patches.shape[1]
-        z_out = self.array("z", (rows, layer.filters), np.result_type(layer.kernel.dtype, layer.dtype))
-        z = ops.conv_gemm(patches, layer.kernel, geo, out=z_out)
+            patches = (staged[1] if staged is not None and staged[0] is x
+                       else self._im2col(x, parts, 0))
+        per_sample = geo.rows.out * geo.cols.out
+        z = self.array("z", (x.shape[0] * per_sample, layer.filters),
+                       np.result_type(layer.kernel.dtype, layer.dtype))
+        for part, p in zip(parts, patches):
+            ops.conv_gemm(p, layer.kernel, geo, out=z[ops.part_rows(part, per_sample)])
         if layer.use_bias:
             fold = ops.Folded(z.shape[0], layer.filters)  # long inner loop for the broadcast add
             wide = fold.view(z)
             wide += fold.tile(layer.bias)
         z = layer.activation.forward(z, out=z)
-        self._patches, self._z, self._batch = patches, z, x.shape[0]
+        self._patches, self._z, self._parts = patches, z, parts
         return ops.from_nhwc(z.reshape(x.shape[0], geo.rows.out, geo.cols.out, layer.filters),
                              layer.data_format)
 
@@ -287,15 +311,20 @@ class Conv2DKernel(Kernel):
 
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
+        geo = layer.geometry
         g = ops.to_nhwc(np.asarray(g), layer.data_format).reshape(-1, layer.filters)
         g = layer.activation.backward(self._z, g)
+        per_sample = geo.rows.out * geo.cols.out
+        g_parts = [g[ops.part_rows(part, per_sample)] for part in self._parts]
         if layer.trainable:
-            self.set_grads(layer.weight_grads, input_grad, self._patches, g)
+            self.set_grads(layer.weight_grads, input_grad, self._patches, g_parts)
         else:
             self._grads = []
         if not input_grad:
             return None
-        return ops.conv_input_grad(g, layer.kernel, layer.geometry, self._batch)
+        dx = [ops.conv_input_grad(gp, layer.kernel, geo, part.stop - part.start)
+              for gp, part in zip(g_parts, self._parts)]
+        return dx[0] if len(dx) == 1 else np.concatenate(dx)
 
 
 class MaxPooling2DKernel(Kernel):
@@ -352,9 +381,27 @@ class MaxPooling2DKernel(Kernel):
 
 class BatchNormalizationKernel(Kernel):
     """The reference's float order on a wide view of the ``(m, C)`` matrix (long inner loops),
-    ``x - mu`` kept from forward for backward, outputs written into arrays kept across steps."""
+    ``x - mu`` kept from forward for backward, outputs written into arrays kept across steps.
+
+    ``exchange`` (set by :mod:`gdsim.nn.fast.lanes` when this kernel's input is one lane's part
+    of the batch): a function taking this part's channel sums ``(k, C)`` and returning every
+    part's, in batch order, so that each lane adds them up in the reference's order; its
+    ``batch`` is the number of samples in the whole batch."""
 
     infers_temporary = True
+    exchange: Callable[[np.ndarray], list[np.ndarray]] | None = None
+
+    def _batch_sums(self, a2: np.ndarray, parts: tuple[slice, ...], *more: np.ndarray) -> np.ndarray:
+        """:func:`gdsim.nn.ops.batch_channel_sums` of the C-order ``(m, C)`` matrix ``a2`` (and
+        of each of ``more``, stacked as rows of the result when given)."""
+        per_sample = a2.shape[0] // parts[-1].stop
+        matrices = (a2,) + more
+        sums = [np.stack([ops.channel_sums(a[ops.part_rows(p, per_sample)]) for a in matrices])
+                for p in parts]
+        if self.exchange is not None:
+            sums = self.exchange(sums[0])
+        total = ops.add_in_order(sums)
+        return total if more else total[0]
 
     def forward(self, x, scratch_input):
         return self._normalize(x, self.layer.uses_batch_statistics(True), True, None)
@@ -375,16 +422,19 @@ class BatchNormalizationKernel(Kernel):
         x = layer.check_input(x)
         axis = layer.channel_axis
         x2 = ops.channel_matrix(x, axis)
-        m = x2.shape[0]
-        fold = ops.Folded(m, x2.shape[1])
+        rows, channels = x2.shape
+        parts = self.parts(x.shape)
+        # m counts the values per channel of the whole batch, this lane's part or not
+        m = rows if self.exchange is None else self.exchange.batch * (rows // x.shape[0])
+        fold = ops.Folded(rows, channels)
         xw = fold.view(x2)
         dtype = layer.dtype.type
         centered = None
         if batch_stats:
-            mean = fold.sums(xw) / dtype(m)
+            mean = self._batch_sums(x2, parts) / dtype(m)
             centered = np.subtract(xw, fold.tile(mean), out=self.array("centered", xw.shape, xw.dtype))
             square = np.multiply(centered, centered, out=self.array("square", xw.shape, xw.dtype))
-            var = fold.sums(square) / dtype(m)
+            var = self._batch_sums(square.reshape(rows, channels), parts) / dtype(m)
             if training:
                 layer.moving_mean = ops.moving_average(layer.moving_mean, mean, layer.momentum)
                 layer.moving_variance = ops.moving_average(layer.moving_variance, var, layer.momentum)
@@ -399,27 +449,25 @@ class BatchNormalizationKernel(Kernel):
         yw = np.multiply(xw, fold.tile(inv), out=output)
         yw += fold.tile(shift)
         if training:
-            self._cache = (xw, fold, mean, rstd, batch_stats, centered)
+            self._cache = (xw, fold, parts, m, mean, rstd, batch_stats, centered)
         return ops.from_channel_matrix(yw, x.shape, axis)
 
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
-        xw, fold, mean, rstd, batch_stats, centered = self._cache
-        gw = fold.view(ops.channel_matrix(np.asarray(g), layer.channel_axis))
+        xw, fold, parts, m, mean, rstd, batch_stats, centered = self._cache
+        g2 = ops.channel_matrix(np.asarray(g), layer.channel_axis)
+        gw = fold.view(g2)
         dtype = layer.dtype.type
         gamma = layer.effective_gamma()
-        need_dgamma = batch_stats or (layer.trainable and layer.scale)
-        dbeta = fold.sums(gw)
-        if need_dgamma:
-            if centered is not None:
-                # the forward's ``x - mu`` is consumed here (turned into xhat in place, then dx)
-                self._cache = (xw, fold, mean, rstd, batch_stats, None)
-                xhat = centered
-            else:
-                xhat = xw - fold.tile(mean)
-            xhat *= fold.tile(rstd)
-            product = np.multiply(gw, xhat, out=self.array("square", xhat.shape, xhat.dtype))
-            dgamma = fold.sums(product)
+        if centered is not None:
+            # the forward's ``x - mu`` is consumed here (turned into xhat in place, then dx)
+            self._cache = (xw, fold, parts, m, mean, rstd, batch_stats, None)
+            xhat = centered
+        else:
+            xhat = xw - fold.tile(mean)
+        xhat *= fold.tile(rstd)
+        product = np.multiply(gw, xhat, out=self.array("square", xhat.shape, xhat.dtype))
+        dbeta, dgamma = self._batch_sums(g2, parts, product.reshape(g2.shape))
         if layer.trainable:
             self._grads = ([dgamma] if layer.scale else []) + ([dbeta] if layer.center else [])
         else:
@@ -427,7 +475,7 @@ class BatchNormalizationKernel(Kernel):
         if not input_grad:
             return None
         if batch_stats:
-            m = dtype(xw.size // fold.columns)
+            m = dtype(m)
             dx = np.multiply(xhat, fold.tile(dgamma / m), out=xhat)  # xhat is ours and done with
             np.subtract(gw, dx, out=dx)
             dx -= fold.tile(dbeta / m)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from gdsim import _validate
 from gdsim.nn import activations as _activations
 from gdsim.nn import initializers as _initializers
@@ -25,7 +27,9 @@ class Conv2D(Layer):
     Computation: the patch matrix ``P (N*Ho*Wo, kh*kw*C)`` times ``K`` reshaped
     ``(kh*kw*C, F)``, one GEMM (:func:`gdsim.nn.ops.conv_gemm`); an unpadded 1x1 convolution
     uses the input itself as ``P``. Backward with ``G = dL/dz`` reshaped ``(N*Ho*Wo, F)``:
-    ``dK = P^T G``, ``dbias = sum G``, ``dx = col2im(K G^T)``.
+    ``dK = P^T G``, ``dbias = sum G``, ``dx = col2im(K G^T)``. Each half of the batch
+    (:func:`gdsim.nn.ops.batch_parts`) is computed apart, and ``dK``, ``dbias`` add the halves'
+    sums in order (:func:`gdsim.nn.ops.add_in_order`).
     """
 
     _trainable_names = ("kernel", "bias")
@@ -73,31 +77,38 @@ class Conv2D(Layer):
     def forward(self, x, training=False):
         x = self.check_input(x)
         geo = self.geometry
+        parts = ops.batch_parts(x.shape)
         if geo.pointwise:
-            patches = ops.conv_pointwise_patches(x, geo)
+            patches = [ops.conv_pointwise_patches(x[part], geo) for part in parts]
         else:
-            _, patches = ops.conv_patches(x, geo)
-        z = ops.conv_gemm(patches, self.kernel, geo)
+            patches = [ops.conv_patches(x[part], geo)[1] for part in parts]
+        z = np.concatenate([ops.conv_gemm(p, self.kernel, geo) for p in patches])
         if self.use_bias:
             z = z + self.bias
         z = self.activation.forward(z)
-        self._patches, self._z, self._batch = patches, z, x.shape[0]
+        self._patches, self._z, self._parts = patches, z, parts
         return ops.from_nhwc(z.reshape(x.shape[0], geo.rows.out, geo.cols.out, self.filters),
                              self.data_format)
 
     def backward(self, grad_output):
         g = ops.to_nhwc(grad_output, self.data_format).reshape(-1, self.filters)
         g = self.activation.backward(self._z, g)
+        rows = self.geometry.rows.out * self.geometry.cols.out  # rows of g per sample
+        g_parts = [g[ops.part_rows(part, rows)] for part in self._parts]
         if self.trainable:
-            self.grads = self.weight_grads(self._patches, g)
+            self.grads = self.weight_grads(self._patches, g_parts)
         else:
             self.grads = []
-        return ops.conv_input_grad(g, self.kernel, self.geometry, self._batch)
+        return np.concatenate([ops.conv_input_grad(gp, self.kernel, self.geometry, part.stop - part.start)
+                               for gp, part in zip(g_parts, self._parts)])
 
-    def weight_grads(self, patches, g):
-        """``[dkernel, dbias]`` from the patch matrix and ``g = dL/dz (N*Ho*Wo, F)``."""
-        dkernel = ops.conv_kernel_grad(patches, g, self.kernel.shape, self.geometry)
-        return [dkernel] + ([ops.column_sums(g)] if self.use_bias else [])
+    def weight_grads(self, patches, g_parts):
+        """``[dkernel, dbias]`` from each batch part's patch matrix and ``g = dL/dz`` rows."""
+        grads = [ops.add_in_order([ops.conv_kernel_grad(p, g, self.kernel.shape, self.geometry)
+                                   for p, g in zip(patches, g_parts)])]
+        if self.use_bias:
+            grads.append(ops.add_in_order([ops.column_sums(g) for g in g_parts]))
+        return grads
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

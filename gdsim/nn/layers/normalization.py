@@ -26,7 +26,8 @@ class BatchNormalization(Layer):
       statistics, nothing updated.
 
     Output, in Keras's (JAX backend) float order (:func:`gdsim.nn.ops.batch_norm_coefficients`;
-    channel sums in the grouping of :func:`gdsim.nn.ops.channel_sums`): ``inv = gamma / sqrt(var + eps)``,
+    channel sums in the grouping of :func:`gdsim.nn.ops.batch_channel_sums`, over the batch's
+    halves for feature maps): ``inv = gamma / sqrt(var + eps)``,
     ``y = x*inv + (beta - mu*inv)``.
 
     Backward (``g = dL/dy``, ``xhat = (x - mu)/sqrt(var + eps)``, sums over the non-channel
@@ -99,12 +100,13 @@ class BatchNormalization(Layer):
         mode; the moving statistics are updated only in training (``training=True``)."""
         x = self.check_input(x)
         x2 = ops.channel_matrix(x, self._axis)
+        parts = ops.batch_parts(x.shape)
         m = x2.dtype.type(x2.shape[0])
         batch_stats = self.uses_batch_statistics(training, batch_statistics)
         if batch_stats:
-            mean = ops.channel_sums(x2) / m
+            mean = ops.batch_channel_sums(x2, parts) / m
             centered = x2 - mean
-            var = ops.channel_sums(centered * centered) / m
+            var = ops.batch_channel_sums(centered * centered, parts) / m
             if training and self.trainable:
                 self.moving_mean = ops.moving_average(self.moving_mean, mean, self.momentum)
                 self.moving_variance = ops.moving_average(self.moving_variance, var, self.momentum)
@@ -113,16 +115,16 @@ class BatchNormalization(Layer):
         rstd, inv, shift = ops.batch_norm_coefficients(mean, var, self.effective_gamma(), self.effective_beta(),
                                                        self.epsilon)
         y2 = x2 * inv + shift
-        self._cache = (x2, mean, rstd, batch_stats)
+        self._cache = (x2, parts, mean, rstd, batch_stats)
         return ops.from_channel_matrix(y2, x.shape, self._axis)
 
     def backward(self, grad_output):
-        x2, mean, rstd, batch_stats = self._cache
+        x2, parts, mean, rstd, batch_stats = self._cache
         g2 = ops.channel_matrix(np.asarray(grad_output), self._axis)
         gamma = self.effective_gamma()
-        dbeta = ops.channel_sums(g2)
+        dbeta = ops.batch_channel_sums(g2, parts)
         xhat = (x2 - mean) * rstd
-        dgamma = ops.channel_sums(g2 * xhat)
+        dgamma = ops.batch_channel_sums(g2 * xhat, parts)
         if self.trainable:
             self.grads = ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
         else:

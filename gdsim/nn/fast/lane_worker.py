@@ -1,0 +1,115 @@
+"""The second lane's process (:mod:`gdsim.nn.fast.lanes`): the second half of each batch.
+
+Started by :mod:`gdsim.nn.fast.lanes` as ``python -m gdsim.nn.fast.lane_worker FD`` with one
+end of a socket pair as ``FD``; it inherits the environment, so NumPy and OpenBLAS load with
+the same numerics profile as the process that started it. Messages (pickled tuples):
+
+- ``("init", layers, spec, size)`` + a shared-memory file descriptor: the lane prefix (a
+  pickled copy of its layers) and the shared arrays; answers ``("ready",)``;
+- ``("forward", n, training, batch_statistics)``: the prefix forward over the second half of
+  a batch of ``n`` from the shared ``x``, its output into the shared ``out``; answers
+  ``("forwarded",)``. In the middle of it come ``("sums", ...)`` (BatchNormalization's swap)
+  and ``("mask", i)`` (layer ``i``'s dropout mask is in the shared ``mask{i}``);
+- ``("backward",)``: the backward pass from the shared ``gout``, the weight gradients into
+  the shared ``g*`` arrays; answers ``("backwarded",)``;
+- ``("stop",)``, or the other end closing: exit.
+
+An error answers ``("error", message)``; the other process then stops this one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import socket
+import sys
+import traceback
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from gdsim import _overflow
+from gdsim.nn import blas
+from gdsim.nn.fast import lanes
+from gdsim.nn.layers import Dropout
+
+
+class _Lane:
+    """This process's copy of a lane prefix: its layers read their weights from shared memory."""
+
+    def __init__(self, conn: Connection, layers: list, shared: lanes.SharedArrays) -> None:
+        self.conn, self.layers, self.shared = conn, layers, shared
+        self.kernels = lanes.lane_kernels(layers, conn, shared, 1)
+
+    def _install_weights(self) -> None:
+        # every step: a forward may have rebound an attribute (BatchNormalization's moving
+        # statistics), and the shared arrays hold this step's weights
+        for i, layer in enumerate(self.layers):
+            for name in layer.weight_names:
+                setattr(layer, name, self.shared[f"w{i}.{name}"])
+
+    def forward(self, n: int, training: bool, batch_statistics: bool) -> None:
+        half = (n + 1) // 2
+        self._install_weights()
+        if training:
+            for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
+                if isinstance(layer, Dropout) and layer.draws(True):
+                    shape = layer.mask_shape((n,) + tuple(layer.build_input_shape))
+                    rows = n - half if shape[0] == n else 1
+                    kernel.lane_mask_source = functools.partial(self._mask, i, rows)
+        lanes.reset_exchanges(self.kernels, n)
+        y = lanes.run_forward(self.kernels, self.shared["x"][:n - half], training, batch_statistics)
+        self.shared["out"][half:n] = y
+        self.n = n
+
+    def _mask(self, i: int, rows: int) -> np.ndarray:
+        """Layer ``i``'s mask for this lane, once the other process has written it."""
+        lanes.receive(self.conn, ("mask", i))
+        return self.shared[f"mask{i}"][:rows]
+
+    def backward(self) -> None:
+        half = (self.n + 1) // 2
+        lanes.run_backward(self.kernels, self.shared["gout"][half:self.n].copy())
+        for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
+            if layer.trainable and layer.trainable_weights and not lanes.whole_batch_grads(kernel):
+                for name, grad in zip(layer.weight_names, kernel.take_grads()):
+                    np.copyto(self.shared[f"g{i}.{name}"], grad)
+
+
+def serve(sock: socket.socket) -> None:
+    conn = Connection(os.dup(sock.fileno()))
+    lane: _Lane | None = None
+    with _overflow.overflow_is_data(), blas.blas_threads(1):
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                if message[0] == "stop":
+                    return
+                if message[0] == "init":
+                    _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+                    layers = pickle.loads(message[1])
+                    lane = _Lane(conn, layers, lanes.SharedArrays(message[2], fds[0]))
+                    conn.send(("ready",))
+                elif message[0] == "forward":
+                    lane.forward(*message[1:])
+                    conn.send(("forwarded",))
+                elif message[0] == "backward":
+                    lane.backward()
+                    conn.send(("backwarded",))
+                else:
+                    raise ValueError(f"unknown message {message[0]!r}")
+            except lanes.LaneError:  # the other process ended: so does this one
+                return
+            except Exception:
+                try:
+                    conn.send(("error", traceback.format_exc(limit=8)))
+                except OSError:
+                    return
+
+
+if __name__ == "__main__":
+    serve(socket.socket(fileno=int(sys.argv[1])))

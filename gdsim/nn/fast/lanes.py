@@ -1,0 +1,443 @@
+"""Two lanes: each half of an image batch on a core of its own, in two processes (same bits).
+
+Why processes: a training step of the seed CNN is some 2,400 NumPy calls, and Python holds
+the GIL between them, so two threads of one process gain little (measured: two models
+training side by side in two threads, batch 16 each, 1.14x of one; in two processes, 1.89x).
+
+What runs where. The model's leading image layers -- Conv2D, activations, BatchNormalization
+over feature maps, MaxPooling2D, Dropout, Flatten: the *lane prefix* -- see each half of the
+batch apart anyway (:func:`gdsim.nn.ops.batch_parts`): the reference computes the first half,
+then the second, and adds their sums in that order. Here this process computes the first
+half and a worker process (:mod:`gdsim.nn.fast.lane_worker`) the second, at the same time:
+
+- forward: both lanes run the prefix on their half; at each BatchNormalization they swap
+  their halves' channel sums (:class:`Exchange`) and both add them in batch order, as the
+  reference does; Dropout masks are drawn here for the whole batch (on the background
+  thread, while the layers before run), and the worker is sent its half;
+- the rest of the network runs here, on the joined batch: forward, loss, backward;
+- backward: the gradient at the prefix's output is split again; both lanes run the prefix
+  backward; the prefix's weight gradients are this lane's plus the worker's, in that order.
+
+Same bits: every part is computed by the same kernels on equally laid out arrays, and every
+sum adds the parts in batch order, exactly as the reference; a batch that does not qualify
+(:meth:`Lanes.serves`) is computed here alone, also exactly as the reference. So one core
+or two give the same bits. The worker runs the same Python with the same environment (the
+numerics profile), BLAS at one thread, and NumPy's errstate of ``fit``.
+
+Failure: a step that fails on either side stops the worker (its state is unknown), restores
+the dropout generators, and re-raises; the next step starts a fresh worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import mmap
+import os
+import pickle
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from typing import Any, Sequence
+
+import numpy as np
+
+from gdsim.nn import ops
+from gdsim.nn.fast import background
+from gdsim.nn.fast.kernels import (ActivationKernel, BatchNormalizationKernel, Conv2DKernel,
+                                   DropoutKernel, Kernel, MaxPooling2DKernel, kernel_for)
+from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dropout, Flatten, Layer,
+                             MaxPooling2D)
+
+#: a batch runs in two lanes only when the prefix's first output holds at least this many
+#: values (smaller batches gain less than the hand-over costs); a speed choice, never bits
+MIN_VALUES = 1 << 16
+
+_LANE_KERNELS = (Conv2DKernel, ActivationKernel, BatchNormalizationKernel, MaxPooling2DKernel,
+                 DropoutKernel)
+
+
+def lane_prefix(layers: Sequence[Layer]) -> int:
+    """How many leading layers can run in two lanes: image layers (inputs of rank > 2) of the
+    exact types the fast tier has lane kernels for, up to and including a Flatten."""
+    count = 0
+    for layer in layers:
+        if len(layer.build_input_shape) < 2:
+            break
+        if isinstance(layer, Flatten) and type(layer) is Flatten:
+            count += 1
+            break
+        kernel = kernel_for(layer, False)
+        if type(kernel) not in _LANE_KERNELS:
+            break
+        count += 1
+    convolves = any(isinstance(layer, (Conv2D, BatchNormalization)) for layer in layers[:count])
+    return count if convolves else 0
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# -- shared arrays ---------------------------------------------------------------------------
+class SharedArrays:
+    """Named arrays in one anonymous shared-memory file (``memfd``) both processes map.
+
+    ``spec``: ``[(name, shape, dtype string)]``; each array starts on a 64-byte boundary."""
+
+    def __init__(self, spec: Sequence[tuple[str, tuple[int, ...], str]], fd: int | None = None):
+        self.spec = list(spec)
+        offsets, total = [], 0
+        for _, shape, dtype in self.spec:
+            offsets.append(total)
+            total += -(-int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize // 64) * 64
+        self.size = max(total, 64)
+        if fd is None:
+            fd = os.memfd_create("gdsim-lanes")
+            os.ftruncate(fd, self.size)
+        self.fd = fd
+        self._map = mmap.mmap(fd, self.size)
+        self.arrays = {name: np.ndarray(shape, dtype, buffer=self._map, offset=offset)
+                       for (name, shape, dtype), offset in zip(self.spec, offsets)}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def close(self) -> None:
+        self.arrays = {}
+        try:
+            self._map.close()
+        except BufferError:  # a view is still alive somewhere: the mapping goes with it
+            pass
+        os.close(self.fd)
+
+
+def build_spec(layers: Sequence[Layer], batch: int) -> list[tuple[str, tuple[int, ...], str]]:
+    """The shared arrays of a lane prefix for batches of up to ``batch`` samples: the worker's
+    input half ``x``, per layer its weights ``w{i}.{name}``, partial weight gradients
+    ``g{i}.{name}`` and dropout mask ``mask{i}``, BatchNormalization's swapped sums ``bn{i}``
+    ``(3 passes, 2 lanes, 2 sums, C)``, and the prefix's output and its gradient (whole batch)."""
+    dtype = layers[0].dtype.str
+    half = (batch + 1) // 2
+    spec = [("x", (half,) + tuple(layers[0].build_input_shape), dtype)]
+    for i, layer in enumerate(layers):
+        for name in layer.weight_names:
+            value = getattr(layer, name)
+            spec.append((f"w{i}.{name}", value.shape, value.dtype.str))
+            spec.append((f"g{i}.{name}", value.shape, value.dtype.str))
+        if isinstance(layer, Dropout):
+            shape = layer.mask_shape((half,) + tuple(layer.build_input_shape))
+            spec.append((f"mask{i}", shape, "|b1"))
+        if isinstance(layer, BatchNormalization):
+            spec.append((f"bn{i}", (3, 2, 2, layer.moving_mean.shape[0]), layer.moving_mean.dtype.str))
+    out_shape = layers[-1].compute_output_shape(tuple(layers[-1].build_input_shape))
+    spec.append(("out", (batch,) + tuple(out_shape), dtype))
+    spec.append(("gout", (batch,) + tuple(out_shape), dtype))
+    return spec
+
+
+class Exchange:
+    """BatchNormalization's swap of channel sums between the lanes: this lane writes its part's
+    sums ``(k, C)``, tells the other, waits for the other's, and returns both in batch order.
+    Each pass (forward mean, forward variance, backward) has a buffer of its own, so a lane
+    that runs ahead never overwrites sums the other has not read yet."""
+
+    def __init__(self, conn: Connection, buffer: np.ndarray, lane: int, tag: int) -> None:
+        self.conn, self.buffer, self.lane, self.tag = conn, buffer, lane, tag
+        self.calls = 0
+        self.batch = 0  # samples in the whole batch of the current pass
+
+    def __call__(self, mine: np.ndarray) -> list[np.ndarray]:
+        k = mine.shape[0]
+        slot = self.buffer[self.calls]
+        self.calls += 1
+        slot[self.lane, :k] = mine
+        self.conn.send(("sums", self.tag, self.calls))
+        receive(self.conn, ("sums", self.tag, self.calls))
+        theirs = slot[1 - self.lane, :k].copy()
+        return [mine, theirs] if self.lane == 0 else [theirs, mine]
+
+
+class LaneError(RuntimeError):
+    """The other lane failed (its message is included) or sent something unexpected."""
+
+
+_ENDED = ("the lane worker process ended in the middle of a step (killed?); the next step "
+          "starts a new one (resume from a checkpoint to continue bit for bit)")
+
+
+def receive(conn: Connection, wanted: tuple) -> None:
+    """Wait for the other lane's message ``wanted``; its error report, anything unexpected or
+    the other process's end raises :class:`LaneError`."""
+    try:
+        message = conn.recv()
+    except (EOFError, OSError):
+        raise LaneError(_ENDED) from None
+    expect(message, wanted)
+
+
+def expect(message: Any, wanted: tuple) -> None:
+    """Check the other lane's message; an error report or anything unexpected raises."""
+    if message == wanted:
+        return
+    if isinstance(message, tuple) and message and message[0] == "error":
+        raise LaneError(f"the lane worker process failed: {message[1]}")
+    raise LaneError(f"the lane worker process sent {message!r}, expected {wanted!r}")
+
+
+def lane_kernels(layers: Sequence[Layer], conn: Connection, shared: SharedArrays,
+                 lane: int) -> list[Kernel]:
+    """Kernels for one lane's part of the prefix: no further split, sums swapped."""
+    kernels = []
+    for i, layer in enumerate(layers):
+        kernel = kernel_for(layer, False)
+        kernel.one_part = True
+        if isinstance(kernel, BatchNormalizationKernel):
+            kernel.exchange = Exchange(conn, shared[f"bn{i}"], lane, i)
+        kernels.append(kernel)
+    return kernels
+
+
+def whole_batch_grads(kernel: Kernel) -> bool:
+    """Whether a lane kernel's weight gradients are the whole batch's already (BatchNormalization's
+    are sums the lanes swapped), not one part's to be added to the other lane's."""
+    return isinstance(kernel, BatchNormalizationKernel)
+
+
+def reset_exchanges(kernels: Sequence[Kernel], batch: int) -> None:
+    """A new pass over a batch of ``batch`` samples (a step, or an inference batch) starts
+    each swap buffer from the first."""
+    for kernel in kernels:
+        if isinstance(kernel, BatchNormalizationKernel) and kernel.exchange is not None:
+            kernel.exchange.calls, kernel.exchange.batch = 0, batch
+
+
+def run_forward(kernels: Sequence[Kernel], x: np.ndarray, training: bool,
+                batch_statistics: bool) -> np.ndarray:
+    """A lane's forward pass over its part (training: the fast kernels' training forward)."""
+    y, temporary = x, False
+    for kernel in kernels:
+        if training:
+            y = kernel.forward(y, temporary)
+            temporary = not kernel.keeps_output
+        else:
+            y = kernel.infer(y, temporary, batch_statistics)
+            temporary = kernel.infers_temporary and not np.may_share_memory(y, x)
+    return y
+
+
+def run_backward(kernels: Sequence[Kernel], g: np.ndarray) -> None:
+    """A lane's backward pass (no dL/dx out of the first layer)."""
+    for index in range(len(kernels) - 1, -1, -1):
+        g = kernels[index].backward(g, index > 0, True)
+
+
+# -- the worker process, seen from here ------------------------------------------------------
+class _Worker:
+    """The one lane worker process of this process (started on first use, shared by models)."""
+
+    def __init__(self) -> None:
+        mine, theirs = socket.socketpair()
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gdsim.nn.fast.lane_worker", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.socket = mine
+        self.conn = Connection(os.dup(mine.fileno()))
+        self.owner: Any = None  # the Lanes whose prefix the worker holds
+
+    def send_shared(self, message: tuple, fd: int) -> None:
+        self.conn.send(message)
+        socket.send_fds(self.socket, [b"f"], [fd])
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(("stop",))
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.conn.close()
+        self.socket.close()
+
+
+_worker: _Worker | None = None
+_worker_pid = 0
+
+
+def _get_worker() -> _Worker:
+    global _worker, _worker_pid
+    if _worker is None or _worker_pid != os.getpid() or _worker.process.poll() is not None:
+        if _worker is not None and _worker_pid == os.getpid():
+            _worker.stop()
+        _worker, _worker_pid = _Worker(), os.getpid()
+    return _worker
+
+
+def _kill_worker() -> None:
+    global _worker
+    if _worker is not None and _worker_pid == os.getpid():
+        _worker.process.kill()
+        _worker.process.wait()
+        _worker.conn.close()
+        _worker.socket.close()
+    _worker = None
+
+
+@atexit.register
+def _stop_worker() -> None:
+    global _worker
+    if _worker is not None and _worker_pid == os.getpid():
+        _worker.stop()
+    _worker = None
+
+
+class Lanes:
+    """The lane prefix of one model: this process's lane kernels and the worker's."""
+
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        self.layers = list(layers)
+        self.kernels: list[Kernel] = []
+        self.shared: SharedArrays | None = None
+        self.batch = 0
+
+    def serves(self, shape: tuple[int, ...]) -> bool:
+        """Whether a batch of ``shape`` runs in two lanes (a speed choice only)."""
+        n = shape[0]
+        first = self.layers[0].compute_output_shape(tuple(self.layers[0].build_input_shape))
+        return n >= 2 and n * int(np.prod(first)) >= MIN_VALUES and cores() >= 2
+
+    def _ready(self, n: int) -> _Worker:
+        """The worker, holding this prefix and shared arrays for batches of ``n``."""
+        worker = _get_worker()
+        if worker.owner is not self or n > self.batch:
+            if self.shared is not None:
+                self.shared.close()
+            self.batch = max(n, self.batch)
+            self.shared = SharedArrays(build_spec(self.layers, self.batch))
+            self.kernels = lane_kernels(self.layers, worker.conn, self.shared, 0)
+            blob = pickle.dumps(self.layers, protocol=pickle.HIGHEST_PROTOCOL)
+            worker.send_shared(("init", blob, self.shared.spec, self.shared.size), self.shared.fd)
+            receive(worker.conn, ("ready",))
+            worker.owner = self
+        return worker
+
+    def _publish_weights(self) -> None:
+        for i, layer in enumerate(self.layers):
+            for name in layer.weight_names:
+                np.copyto(self.shared[f"w{i}.{name}"], getattr(layer, name))
+
+    def _draw_masks(self, n: int, half: int) -> list[tuple[Dropout, Any]]:
+        """Start drawing the dropout masks of the whole batch on the background thread, as
+        the reference draws them (one draw per layer, in layer order); each is handed out
+        when this lane's forward reaches its layer (:meth:`_hand_out_mask`). Returns the
+        generators' states before the draws (restored if the step fails)."""
+        saved, self._masks = [], {}
+        for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
+            if isinstance(layer, Dropout) and layer.draws(True):
+                saved.append((layer, layer.generator.bit_generator.state))
+                shape = layer.mask_shape((n,) + tuple(layer.build_input_shape))
+                self._masks[i] = (shape, background.submit(ops.dropout_mask, layer.generator,
+                                                           shape, layer.rate))
+                kernel.lane_mask_source = functools.partial(self._hand_out_mask, i, n, half)
+        return saved
+
+    def _hand_out_mask(self, i: int, n: int, half: int) -> np.ndarray:
+        """Layer ``i``'s mask: the second half to the worker (which waits for it), the first
+        here (a mask shared along the batch axis goes whole to both)."""
+        shape, draw = self._masks.pop(i)
+        mask = draw.result()
+        shared = self.shared[f"mask{i}"]
+        if shape[0] == n:
+            shared[:n - half], mine = mask[half:], mask[:half]
+        else:
+            shared[:1], mine = mask, mask
+        _get_worker().conn.send(("mask", i))
+        return mine
+
+    def forward(self, x: np.ndarray, training: bool, batch_statistics: bool = False) -> np.ndarray:
+        """The prefix's output for the whole batch ``x`` (an array shared with the worker,
+        valid until the next call), computed in two lanes; in training the backward must
+        follow (:meth:`backward`)."""
+        n = x.shape[0]
+        half = (n + 1) // 2
+        worker = self._ready(n)
+        saved: list = []
+        try:
+            self._publish_weights()
+            if training:
+                saved = self._draw_masks(n, half)
+            np.copyto(self.shared["x"][:n - half], x[half:])
+            worker.conn.send(("forward", n, training, batch_statistics))
+            reset_exchanges(self.kernels, n)
+            mine = run_forward(self.kernels, x[:half], training, batch_statistics)
+            out = self.shared["out"][:n]
+            out[:half] = mine
+            receive(worker.conn, ("forwarded",))
+        except BrokenPipeError:
+            self.fail(saved)
+            raise LaneError(_ENDED) from None
+        except BaseException:
+            self.fail(saved)
+            raise
+        self._saved = saved
+        return out
+
+    def backward(self, g: np.ndarray) -> list[list[np.ndarray]]:
+        """The prefix's backward pass from ``g = dL/d(output)`` of the whole batch; returns the
+        weight gradients of each trainable prefix layer (this lane's plus the worker's)."""
+        n = g.shape[0]
+        half = (n + 1) // 2
+        worker = _get_worker()
+        try:
+            np.copyto(self.shared["gout"][half:n], g[half:])
+            worker.conn.send(("backward",))
+            run_backward(self.kernels, g[:half])
+            receive(worker.conn, ("backwarded",))
+        except BrokenPipeError:
+            self.fail(self._saved)
+            raise LaneError(_ENDED) from None
+        except BaseException:
+            self.fail(self._saved)
+            raise
+        grads = []
+        for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
+            if layer.trainable and layer.trainable_weights:
+                mine = kernel.take_grads()
+                if whole_batch_grads(kernel):
+                    grads.append(mine)
+                    continue
+                names = layer.weight_names[:len(mine)]  # the trainable ones come first
+                grads.append([ops.add_in_order([a, self.shared[f"g{i}.{name}"]])
+                              for a, name in zip(mine, names)])
+        return grads
+
+    def fail(self, saved: Sequence[tuple[Dropout, Any]]) -> None:
+        """After a failed step: the worker is stopped, the dropout draws undone."""
+        for _, draw in getattr(self, "_masks", {}).values():
+            try:  # a draw still running must end before its generator is rewound
+                draw.result()
+            except BaseException:
+                pass
+        self._masks = {}
+        for layer, state in saved:
+            layer.generator.bit_generator.state = state
+        for kernel in self.kernels:
+            if isinstance(kernel, DropoutKernel):
+                kernel.lane_mask_source = None
+        _kill_worker()
+        self.kernels, self.batch = [], 0
+        if self.shared is not None:
+            self.shared.close()
+            self.shared = None

@@ -1,0 +1,152 @@
+"""Two lanes (gdsim.nn.fast.lanes): the second half of each image batch in a worker process
+gives the same bits as one process, as the reference tier, and as one core."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gdsim.nn import layers
+from gdsim.nn.fast import lanes
+from gdsim.nn.model import Sequential
+from gdsim.studies.cnn.model import build_model
+
+pytestmark = pytest.mark.skipif(lanes.cores() < 2, reason="the lanes need two cores")
+
+
+@pytest.fixture
+def every_batch_in_lanes(monkeypatch):
+    monkeypatch.setattr(lanes, "MIN_VALUES", 0)
+
+
+def _data(n, shape, classes=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, *shape), dtype=np.float32),
+            np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)])
+
+
+def _run(model, x, y, engine, **fit):
+    history = model.fit(x, y, verbose=0, engine=engine, **fit)
+    return (history.history, model.get_weights(), model.predict(x, verbose=0, engine=engine),
+            model.evaluate(x, y, verbose=0, batch_statistics=True, engine=engine))
+
+
+def _assert_same(a, b):
+    assert a[0] == b[0]
+    assert len(a[1]) == len(b[1]) and all(np.array_equal(u, v) for u, v in zip(a[1], b[1]))
+    assert np.array_equal(a[2], b[2])
+    assert a[3] == b[3]
+
+
+def test_seed_cnn_in_lanes_equals_reference_and_one_process(every_batch_in_lanes):
+    x, y = _data(90, (32, 32, 3))  # 72 training images: two full batches and one of 8
+    fit = dict(batch_size=32, epochs=2, validation_split=0.2, seed=3)
+    in_lanes = build_model(32)
+    result = _run(in_lanes, x, y, "fast", **fit)
+    engine = in_lanes._engine("fast")
+    assert engine.lanes is not None and engine.prefix == 17  # every layer up to Flatten
+    assert lanes._worker is not None and lanes._worker.process.poll() is None
+    _assert_same(result, _run(build_model(32), x, y, "reference", **fit))
+    serial = build_model(32)
+    serial.background = False  # no thread, no worker: one core
+    _assert_same(result, _run(serial, x, y, "fast", **fit))
+
+
+def _image_model(data_format, strides, padding, noise_batch_shared, seed):
+    first = data_format == "channels_first"
+    axis = 1 if first else -1
+    shape = (3, 9, 8) if first else (9, 8, 3)
+    noise = (1, None, None, None) if noise_batch_shared else None
+    model = Sequential([
+        layers.Conv2D(4, (3, 3), strides=strides, padding=padding, data_format=data_format,
+                      input_shape=shape),
+        layers.Activation("relu"),
+        layers.BatchNormalization(axis=axis),
+        layers.Conv2D(5, (1, 1), data_format=data_format, activation="relu"),
+        layers.BatchNormalization(axis=axis),
+        layers.MaxPooling2D((2, 2), padding="same", data_format=data_format),
+        layers.Dropout(0.3, noise_shape=noise),
+        layers.Flatten(data_format=data_format),
+        layers.Dense(3, activation="softmax"),
+    ], seed=seed)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model, shape
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data_format=st.sampled_from(["channels_last", "channels_first"]),
+       strides=st.sampled_from([(1, 1), (2, 1), (2, 2)]),
+       padding=st.sampled_from(["same", "valid"]),
+       noise_batch_shared=st.booleans(),
+       n=st.integers(2, 13), batch=st.integers(2, 7), seed=st.integers(0, 50))
+def test_image_layers_in_lanes_equal_reference(every_batch_in_lanes, data_format, strides,
+                                               padding, noise_batch_shared, n, batch, seed):
+    results = []
+    for engine in ("fast", "reference"):
+        model, shape = _image_model(data_format, strides, padding, noise_batch_shared, seed)
+        x, y = _data(n, shape, classes=3, seed=seed)
+        results.append(_run(model, x, y, engine, batch_size=batch, epochs=2, seed=seed))
+    _assert_same(*results)
+
+
+def test_a_killed_worker_fails_the_step_clearly_and_the_next_fit_starts_anew(every_batch_in_lanes,
+                                                                            monkeypatch):
+    x, y = _data(40, (32, 32, 3))
+    model = build_model(32)
+    model.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    first = lanes._worker.process
+    first.kill()
+    first.wait()
+    model.fit(x, y, batch_size=20, epochs=1, verbose=0)  # a dead worker is replaced before a step
+    assert lanes._worker.process is not first and lanes._worker.process.poll() is None
+
+    run_forward = lanes.run_forward
+
+    def worker_dies_first(kernels, *args):  # once both lanes have started the step
+        lanes._worker.process.kill()
+        lanes._worker.process.wait()
+        return run_forward(kernels, *args)
+
+    monkeypatch.setattr(lanes, "run_forward", worker_dies_first)
+    with pytest.raises(lanes.LaneError, match="lane worker process ended"):
+        model.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    monkeypatch.setattr(lanes, "run_forward", run_forward)
+    model.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    assert lanes._worker.process.poll() is None
+
+
+_ONE_RUN = textwrap.dedent("""
+    import hashlib, sys
+    import numpy as np
+    from gdsim import numerics
+    numerics.pin()
+    from gdsim.studies.cnn.model import build_model
+    from gdsim.nn.fast import lanes
+    rng = np.random.default_rng(0)
+    x = rng.random((72, 32, 32, 3), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 72)]
+    model = build_model(32)
+    history = model.fit(x, y, batch_size=32, epochs=2, verbose=0, seed=1)
+    digest = hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights()))
+    digest.update(repr(history.history).encode())
+    used = model._engine("fast").lanes is not None and lanes._worker is not None
+    print(lanes.cores(), used, digest.hexdigest())
+""")
+
+
+def test_one_core_and_two_give_the_same_bits():
+    """The same run pinned to one core (no worker: everything here) and free on two."""
+    def run(cpus):
+        out = subprocess.run([sys.executable, "-c", _ONE_RUN], capture_output=True, text=True,
+                             check=True, preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+                             timeout=600)
+        return out.stdout.split()
+    one = run({0})
+    both = run(os.sched_getaffinity(0))
+    assert one[:2] == ["1", "False"] and both[1] == "True"
+    assert one[2] == both[2]
