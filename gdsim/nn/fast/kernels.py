@@ -197,9 +197,9 @@ class DropoutKernel(Kernel):
             self.layer.generator.bit_generator.state = before
             self._prefetched = None
 
-    #: where the next training forward takes its mask from when this kernel computes one
-    #: lane's part of the batch (:mod:`gdsim.nn.fast.lanes`: a mask drawn for the whole batch)
-    lane_mask_source: Callable[[], np.ndarray] | None = None
+    #: the mask of this lane's part of the batch, drawn for the whole batch by
+    #: :mod:`gdsim.nn.fast.lanes` (taken by the next training forward)
+    lane_mask: np.ndarray | None = None
 
     def draw_mask(self, shape):
         """The layer's next mask of ``shape`` (a prefetched one if it fits)."""
@@ -211,9 +211,9 @@ class DropoutKernel(Kernel):
         return ops.dropout_mask(self.layer.generator, shape, self.layer.rate)
 
     def _take_mask(self, shape):
-        if self.lane_mask_source is not None:
-            source, self.lane_mask_source = self.lane_mask_source, None
-            return source()
+        if self.lane_mask is not None:
+            mask, self.lane_mask = self.lane_mask, None
+            return mask
         return self.draw_mask(shape)
 
     def forward(self, x, scratch_input):

@@ -8,8 +8,8 @@ the same numerics profile as the process that started it. Messages (pickled tupl
   pickled copy of its layers) and the shared arrays; answers ``("ready",)``;
 - ``("forward", n, training, batch_statistics)``: the prefix forward over the second half of
   a batch of ``n`` from the shared ``x``, its output into the shared ``out``; answers
-  ``("forwarded",)``. In the middle of it come ``("sums", ...)`` (BatchNormalization's swap)
-  and ``("mask", i)`` (layer ``i``'s dropout mask is in the shared ``mask{i}``);
+  ``("forwarded",)``. In the middle of it come ``("sums", ...)`` (BatchNormalization's swap);
+  the dropout masks are in the shared ``mask{i}``;
 - ``("backward",)``: the backward pass from the shared ``gout``, the weight gradients into
   the shared ``g*`` arrays; answers ``("backwarded",)``;
 - ``("stop",)``, or the other end closing: exit.
@@ -19,7 +19,6 @@ An error answers ``("error", message)``; the other process then stops this one.
 
 from __future__ import annotations
 
-import functools
 import os
 import pickle
 import socket
@@ -56,17 +55,11 @@ class _Lane:
             for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
                 if isinstance(layer, Dropout) and layer.draws(True):
                     shape = layer.mask_shape((n,) + tuple(layer.build_input_shape))
-                    rows = n - half if shape[0] == n else 1
-                    kernel.lane_mask_source = functools.partial(self._mask, i, rows)
+                    kernel.lane_mask = self.shared[f"mask{i}"][:n - half if shape[0] == n else 1]
         lanes.reset_exchanges(self.kernels, n)
         y = lanes.run_forward(self.kernels, self.shared["x"][:n - half], training, batch_statistics)
         self.shared["out"][half:n] = y
         self.n = n
-
-    def _mask(self, i: int, rows: int) -> np.ndarray:
-        """Layer ``i``'s mask for this lane, once the other process has written it."""
-        lanes.receive(self.conn, ("mask", i))
-        return self.shared[f"mask{i}"][:rows]
 
     def backward(self) -> None:
         half = (self.n + 1) // 2

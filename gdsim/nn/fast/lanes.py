@@ -12,8 +12,8 @@ half and a worker process (:mod:`gdsim.nn.fast.lane_worker`) the second, at the 
 
 - forward: both lanes run the prefix on their half; at each BatchNormalization they swap
   their halves' channel sums (:class:`Exchange`) and both add them in batch order, as the
-  reference does; Dropout masks are drawn here for the whole batch (on the background
-  thread, while the layers before run), and the worker is sent its half;
+  reference does; Dropout masks are drawn here, for the whole batch, and the worker gets
+  its half;
 - the rest of the network runs here, on the joined batch: forward, loss, backward;
 - backward: the gradient at the prefix's output is split again; both lanes run the prefix
   backward; the prefix's weight gradients are this lane's plus the worker's, in that order.
@@ -31,7 +31,6 @@ the dropout generators, and re-raises; the next step starts a fresh worker.
 from __future__ import annotations
 
 import atexit
-import functools
 import mmap
 import os
 import pickle
@@ -44,7 +43,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from gdsim.nn import ops
-from gdsim.nn.fast import background
 from gdsim.nn.fast.kernels import (ActivationKernel, BatchNormalizationKernel, Conv2DKernel,
                                    DropoutKernel, Kernel, MaxPooling2DKernel, kernel_for)
 from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dropout, Flatten, Layer,
@@ -339,32 +337,23 @@ class Lanes:
                 np.copyto(self.shared[f"w{i}.{name}"], getattr(layer, name))
 
     def _draw_masks(self, n: int, half: int) -> list[tuple[Dropout, Any]]:
-        """Start drawing the dropout masks of the whole batch on the background thread, as
-        the reference draws them (one draw per layer, in layer order); each is handed out
-        when this lane's forward reaches its layer (:meth:`_hand_out_mask`). Returns the
+        """The dropout masks of the whole batch, drawn here as the reference draws them (one
+        draw per layer, in layer order): this lane keeps the first half, the worker gets the
+        second (a mask shared along the batch axis goes whole to both). Returns the
         generators' states before the draws (restored if the step fails)."""
-        saved, self._masks = [], {}
+        saved = []
         for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
             if isinstance(layer, Dropout) and layer.draws(True):
                 saved.append((layer, layer.generator.bit_generator.state))
                 shape = layer.mask_shape((n,) + tuple(layer.build_input_shape))
-                self._masks[i] = (shape, background.submit(ops.dropout_mask, layer.generator,
-                                                           shape, layer.rate))
-                kernel.lane_mask_source = functools.partial(self._hand_out_mask, i, n, half)
+                mask = kernel.draw_mask(shape)
+                shared = self.shared[f"mask{i}"]
+                if shape[0] == n:
+                    shared[:n - half], mine = mask[half:], mask[:half]
+                else:
+                    shared[:1], mine = mask, mask
+                kernel.lane_mask = mine
         return saved
-
-    def _hand_out_mask(self, i: int, n: int, half: int) -> np.ndarray:
-        """Layer ``i``'s mask: the second half to the worker (which waits for it), the first
-        here (a mask shared along the batch axis goes whole to both)."""
-        shape, draw = self._masks.pop(i)
-        mask = draw.result()
-        shared = self.shared[f"mask{i}"]
-        if shape[0] == n:
-            shared[:n - half], mine = mask[half:], mask[:half]
-        else:
-            shared[:1], mine = mask, mask
-        _get_worker().conn.send(("mask", i))
-        return mine
 
     def forward(self, x: np.ndarray, training: bool, batch_statistics: bool = False) -> np.ndarray:
         """The prefix's output for the whole batch ``x`` (an array shared with the worker,
@@ -425,17 +414,11 @@ class Lanes:
 
     def fail(self, saved: Sequence[tuple[Dropout, Any]]) -> None:
         """After a failed step: the worker is stopped, the dropout draws undone."""
-        for _, draw in getattr(self, "_masks", {}).values():
-            try:  # a draw still running must end before its generator is rewound
-                draw.result()
-            except BaseException:
-                pass
-        self._masks = {}
         for layer, state in saved:
             layer.generator.bit_generator.state = state
         for kernel in self.kernels:
             if isinstance(kernel, DropoutKernel):
-                kernel.lane_mask_source = None
+                kernel.lane_mask = None
         _kill_worker()
         self.kernels, self.batch = [], 0
         if self.shared is not None:
