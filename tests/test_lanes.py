@@ -121,7 +121,8 @@ def test_a_killed_worker_fails_the_step_clearly_and_the_next_fit_starts_anew(eve
 
 
 _ONE_RUN = textwrap.dedent("""
-    import hashlib, sys
+    import hashlib, os, sys
+    os.sched_setaffinity(0, [int(cpu) for cpu in sys.argv[1:]])  # the worker inherits it
     import numpy as np
     from gdsim import numerics
     numerics.pin()
@@ -142,9 +143,8 @@ _ONE_RUN = textwrap.dedent("""
 def test_one_core_and_two_give_the_same_bits():
     """The same run pinned to one core (no worker: everything here) and free on two."""
     def run(cpus):
-        out = subprocess.run([sys.executable, "-c", _ONE_RUN], capture_output=True, text=True,
-                             check=True, preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-                             timeout=600)
+        out = subprocess.run([sys.executable, "-c", _ONE_RUN, *map(str, sorted(cpus))],
+                             capture_output=True, text=True, check=True, timeout=600)
         return out.stdout.split()
     one = run({0})
     both = run(os.sched_getaffinity(0))
