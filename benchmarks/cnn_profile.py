@@ -4,7 +4,9 @@ Trains the seed network (32x32x3 inputs, 2 classes, batch 32, Adam 1e-4, float32
 ``fit`` and times every layer's ``forward`` and ``backward`` call (with the fast engine: its
 kernel's, :mod:`gdsim.nn.fast.kernels`) as the main thread sees it:
 work handed to the background thread (weight gradients, dropout masks, pooling masks, the
-next batch's im2col) counts only where the main thread waits for it. What is left of the
+next batch's im2col) counts only where the main thread waits for it. With two cores the
+image layers run in two lanes (:mod:`gdsim.nn.fast.lanes`): their rows are this process's
+lane, half of each batch, waits at BatchNormalization's swaps of channel sums included. What is left of the
 step ("optimizer and bookkeeping") is the flat Adam update, the loss and ``fit``'s own work.
 
     python benchmarks/cnn_profile.py [--images 960] [--epochs 5] [--serial] [--reference] [--json]

@@ -4,8 +4,8 @@ Every engine trains the same network (``seed_cnn``'s layers: 32x32x3 inputs, 2 c
 32, Adam 1e-4, float32) on the same random images, then predicts them at batch 32:
 
 - ``gdsim``: the portable numerics profile (:mod:`gdsim.numerics`, the profile users get) and
-  ``gdsim-native`` (this machine's own kernels); OpenBLAS at 1 thread plus gdsim's one
-  background thread;
+  ``gdsim-native`` (this machine's own kernels); OpenBLAS at 1 thread, gdsim's background
+  thread and its lane worker process (:mod:`gdsim.nn.fast.lanes`);
 - ``keras``: Keras 3 ``fit``/``predict`` on ``KERAS_BACKEND`` (default jax), its own threads;
 - ``torch-channels_last``: PyTorch eager on the CPU in its fastest configuration (channels_last
   memory format, one intra-op thread per core); ``torch-channels_last-1thread`` and
@@ -145,7 +145,8 @@ class GdsimEngine:
         self.model.compile(optimizer=optim.Adam(LEARNING_RATE), loss="categorical_crossentropy")
         self.info = {"numerics": numerics.label(), "blas_threads": 1,
                      "threads": 2 if self.model.background else 1,
-                     "threads_note": "main thread + gdsim's background thread, BLAS at 1 thread"}
+                     "threads_note": ("main process (main + background thread) and the lane worker "
+                                      "process, one core each; BLAS at 1 thread")}
 
     def train(self):
         self.model.fit(self.x, self.y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
