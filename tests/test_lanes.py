@@ -150,3 +150,53 @@ def test_one_core_and_two_give_the_same_bits():
     both = run(os.sched_getaffinity(0))
     assert one[:2] == ["1", "False"] and both[1] == "True"
     assert one[2] == both[2]
+
+
+def test_two_models_in_two_threads_take_turns_and_keep_their_bits(every_batch_in_lanes):
+    import threading
+    x, y = _data(64, (32, 32, 3))
+    alone = []
+    for seed in (0, 1):
+        model = build_model(32, seed=seed)
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, seed=seed)
+        alone.append(model.get_weights())
+    together = [build_model(32, seed=seed) for seed in (0, 1)]
+    threads = [threading.Thread(target=m.fit, args=(x, y),
+                                kwargs=dict(batch_size=16, epochs=1, verbose=0, seed=seed))
+               for seed, m in enumerate(together)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for model, weights in zip(together, alone):
+        assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights))
+
+
+def test_a_failure_after_the_prefix_gives_up_the_turn(every_batch_in_lanes, monkeypatch):
+    x, y = _data(40, (32, 32, 3))
+    model = build_model(32)
+    model.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    loss = type(model.loss)
+
+    def broken(self, y_true, y_pred):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loss, "value_and_grad", broken)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    monkeypatch.undo()
+    free = []  # asked from another thread: the lock is reentrant for this one
+
+    def try_turn():
+        free.append(lanes._turn.acquire(blocking=False))
+        if free[-1]:
+            lanes._turn.release()
+
+    import threading
+    probe = threading.Thread(target=try_turn)
+    probe.start()
+    probe.join()
+    assert free == [True]
+    worker = lanes._worker.process
+    model.fit(x, y, batch_size=20, epochs=1, verbose=0)  # the same worker serves the next step
+    assert lanes._worker.process is worker

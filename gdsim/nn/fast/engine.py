@@ -129,8 +129,10 @@ class FastEngine:
         """The same step with the lane prefix in two lanes and the rest here."""
         model = self.model
         rest = self.kernels[self.prefix:]
+        holding_turn = False  # between the lanes' forward and backward (lanes.Lanes.abandon)
         try:
             prediction = self.lanes.forward(x, True)
+            holding_turn = True
             # the shared prefix output is not overwritten (nor returned as the prediction)
             scratch = [False] + [not kernel.keeps_output for kernel in rest[:-1]]
             for kernel, overwritable in zip(rest, scratch):
@@ -140,8 +142,11 @@ class FastEngine:
             loss, grad = model.loss.value_and_grad(y, prediction)
             for kernel in reversed(rest):
                 grad = kernel.backward(grad, True, True)
+            holding_turn = False  # the backward gives it up, however it ends
             prefix_grads = self.lanes.backward(grad)
         except BaseException:
+            if holding_turn:
+                self.lanes.abandon()
             background.drain()
             self._coming = None
             raise

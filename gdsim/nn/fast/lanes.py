@@ -37,6 +37,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import threading
 from multiprocessing.connection import Connection
 from typing import Any, Sequence
 
@@ -272,6 +273,9 @@ class _Worker:
 
 _worker: _Worker | None = None
 _worker_pid = 0
+#: held from a step's forward to the end of its backward (or an inference forward): the one
+#: worker serves one model's pass at a time, whichever thread it comes from
+_turn = threading.RLock()
 
 
 def _get_worker() -> _Worker:
@@ -361,9 +365,10 @@ class Lanes:
         follow (:meth:`backward`)."""
         n = x.shape[0]
         half = (n + 1) // 2
-        worker = self._ready(n)
+        _turn.acquire()
         saved: list = []
         try:
+            worker = self._ready(n)
             self._publish_weights()
             if training:
                 saved = self._draw_masks(n, half)
@@ -376,11 +381,16 @@ class Lanes:
             receive(worker.conn, ("forwarded",))
         except BrokenPipeError:
             self.fail(saved)
+            _turn.release()
             raise LaneError(_ENDED) from None
         except BaseException:
             self.fail(saved)
+            _turn.release()
             raise
-        self._saved = saved
+        if training:
+            self._saved = saved  # the turn is kept until the backward pass (or abandon)
+        else:
+            _turn.release()
         return out
 
     def backward(self, g: np.ndarray) -> list[list[np.ndarray]]:
@@ -400,6 +410,8 @@ class Lanes:
         except BaseException:
             self.fail(self._saved)
             raise
+        finally:
+            _turn.release()
         grads = []
         for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
             if layer.trainable and layer.trainable_weights:
@@ -412,8 +424,14 @@ class Lanes:
                               for a, name in zip(mine, names)])
         return grads
 
+    def abandon(self) -> None:
+        """A training step that failed between the forward and the backward pass (in the
+        layers after the prefix): the worker waits for its next pass; the turn is given up."""
+        _turn.release()
+
     def fail(self, saved: Sequence[tuple[Dropout, Any]]) -> None:
-        """After a failed step: the worker is stopped, the dropout draws undone."""
+        """After a failed lane pass: the worker is stopped, the dropout draws undone (the
+        caller gives up the turn)."""
         for layer, state in saved:
             layer.generator.bit_generator.state = state
         for kernel in self.kernels:
