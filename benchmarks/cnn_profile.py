@@ -50,8 +50,11 @@ def profile(images: int, epochs: int, background: bool, engine: str = "fast") ->
     counts = collections.Counter(type(layer).__name__ for layer in model.layers)
     # the objects whose forward/backward a step calls: the layers, or the fast engine's kernels
     # (made by the warm-up fit)
-    steppers = model.layers if engine == "reference" else model._fast_engine.kernels
-    for layer, stepper in zip(model.layers, steppers):
+    pairs = list(zip(model.layers, model.layers if engine == "reference" else model._fast_engine.kernels))
+    lanes = None if engine == "reference" else model._fast_engine.lanes
+    if lanes is not None and lanes.kernels:  # this process's lane of the image layers
+        pairs += list(zip(lanes.layers, lanes.kernels))
+    for layer, stepper in pairs:
         kind = type(layer).__name__
         forward, backward = stepper.forward, stepper.backward
 
@@ -92,8 +95,8 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    mode = ("reference engine" if args.reference else
-            "one thread" if args.serial else "with the background thread")
+    mode = ("reference engine" if args.reference else "one thread" if args.serial else
+            "two lanes (a worker process) and the background thread")
     print(f"seed CNN training step, batch {BATCH}, {mode}: {result['step_ms']:.2f} ms "
           f"({result['images_per_s']:.0f} images/s)")
     print(f"  {'layer':28s} {'ms per batch':>12s} {'share':>6s}")
