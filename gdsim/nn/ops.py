@@ -246,24 +246,38 @@ def conv_kernel_grad(patches: np.ndarray, g: np.ndarray, kernel_shape: tuple[int
     return dkernel.reshape(kernel_shape)
 
 
-def conv_input_grad(g: np.ndarray, kernel: np.ndarray, geo: ConvGeometry, batch: int) -> np.ndarray:
-    """``dL/dx = col2im(K G^T)`` in the layer's data format, for ``G = dL/dz (N*Ho*Wo, F)``."""
+def conv_input_grad(g: np.ndarray, kernel: np.ndarray, geo: ConvGeometry, batch: int,
+                    out: np.ndarray | None = None) -> np.ndarray:
+    """``dL/dx = col2im(K G^T)`` in the layer's data format, for ``G = dL/dz (N*Ho*Wo, F)``;
+    written into ``out`` (C-contiguous, ``x``'s shape) when given."""
     (kh, kw), (sh, sw) = geo.kernel_size, geo.strides
     rows, cols, h, w, c = geo.rows, geo.cols, geo.height, geo.width, geo.channels
     k2 = kernel.reshape(-1, kernel.shape[-1])
     if geo.pointwise:
+        same_grid = sh == sw == 1 and rows.out == h and cols.out == w
+        if same_grid and out is not None and geo.data_format == "channels_last":
+            np.matmul(g, k2.T, out=out.reshape(-1, c))  # the GEMM writes dL/dx itself
+            return out
         dpatches = (g @ k2.T).reshape(batch, rows.out, cols.out, c)
-        if sh == sw == 1 and rows.out == h and cols.out == w:
+        if same_grid:
             dx = dpatches
         else:
             dx = np.zeros((batch, h, w, c), dtype=dpatches.dtype)
             dx[:, :sh * (rows.out - 1) + 1:sh, :sw * (cols.out - 1) + 1:sw, :] = dpatches
-        return from_nhwc(dx, geo.data_format)
+        return _into(from_nhwc(dx, geo.data_format), out)
     padded = (c, batch, h + rows.before + rows.after, w + cols.before + cols.after)
     dxp = col2im_t(k2 @ g.T, padded, kh, kw, sh, sw, rows.out, cols.out)
     dx = dxp[:, :, rows.before:rows.before + h, cols.before:cols.before + w]  # (C, N, H, W)
-    return np.ascontiguousarray(dx.transpose(1, 0, 2, 3) if geo.data_format == "channels_first"
-                                else dx.transpose(1, 2, 3, 0))
+    dx = dx.transpose(1, 0, 2, 3) if geo.data_format == "channels_first" else dx.transpose(1, 2, 3, 0)
+    return _into(dx, out)
+
+
+def _into(values: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``values`` copied into ``out``, or as a C-contiguous array of its own."""
+    if out is None:
+        return np.ascontiguousarray(values)
+    np.copyto(out, values)
+    return out
 
 
 # -- channel sums ----------------------------------------------------------------------------

@@ -322,9 +322,11 @@ class Conv2DKernel(Kernel):
             self._grads = []
         if not input_grad:
             return None
-        dx = [ops.conv_input_grad(gp, layer.kernel, geo, part.stop - part.start)
-              for gp, part in zip(g_parts, self._parts)]
-        return dx[0] if len(dx) == 1 else np.concatenate(dx)
+        n = self._parts[-1].stop
+        dx = self.array("dx", (n,) + tuple(layer.build_input_shape), g.dtype)
+        for gp, part in zip(g_parts, self._parts):  # each part straight into its rows of dx
+            ops.conv_input_grad(gp, layer.kernel, geo, part.stop - part.start, out=dx[part])
+        return dx
 
 
 class MaxPooling2DKernel(Kernel):
