@@ -18,6 +18,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from gdsim._io import temp_prefix
+
 
 def show(value: Any) -> str:
     """A short one-line repr: error messages stay on one line (the CLI prints exactly one)."""
@@ -271,7 +273,9 @@ def writable_file(name: str, value: Any) -> str:
     if not os.path.isdir(folder):
         raise ValueError(f"{name}'s folder {folder!r} does not exist")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
+        # named like the target's own temporaries, so that one a kill leaves here is an
+        # orphan the next save removes (gdsim._io.remove_orphans)
+        fd, probe = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".probe", dir=folder)
     except OSError as exc:
         raise ValueError(f"{name}: cannot write in {folder!r} ({exc.strerror or exc})") from None
     os.close(fd)

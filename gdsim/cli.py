@@ -100,7 +100,7 @@ def cmd_reproduce_cnn(args: argparse.Namespace) -> int:
 
     epochs = 100 if args.epochs is None else _validate.integer("--epochs", args.epochs, minimum=1)
     n = 8000 if args.n is None else _validate.integer("--n", args.n, minimum=8)
-    _io.ensure_folder("--out", args.out)
+    # reproduce_cnn checks every size before it creates --out (an error names out_dir: --out).
     # With --json, reproduce_cnn prints the JSON itself and sends progress to stderr.
     reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
     return 0

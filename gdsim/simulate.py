@@ -43,7 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gdsim import _overflow, _statefile, _validate, noise as noise_module, optim
+from gdsim import _io, _overflow, _statefile, _validate, noise as noise_module, optim
 
 __all__ = ["Trajectory", "run", "run_generators"]
 
@@ -268,6 +268,8 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     state = optimizer.init(params)
     step = 0
     signature = {"fingerprint": fingerprint}
+    for path in {os.fspath(p) for p in (checkpoint, resume) if p is not None}:
+        _io.remove_orphans(path)  # a killed writer's temporaries, also when nothing is saved
     if resume is not None:
         try:
             saved, streams = _statefile.read(

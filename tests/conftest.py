@@ -24,3 +24,5 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"fuzz sweep: {fuzz_counter['sweep']} cases in {fuzz_counter['sweep_seconds']:.0f} s: "
             f"{outcomes}")
+    for line in fuzz_counter.get("kills", []):
+        terminalreporter.write_line(f"kill test: {line}")

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from gdsim import _overflow, _validate
+from gdsim import _io, _overflow, _validate
 from gdsim import optim
 from gdsim.nn import losses as losses_module
 from gdsim.nn import blas
@@ -370,6 +370,10 @@ class Sequential:
         self.stop_training = False
         for callback in callback_list:
             callback.on_train_begin()
+        if checkpoint is not None:
+            # temporaries a killed writer left beside the checkpoint go now, not at the next
+            # save: a resumed run that has nothing left to train saves nothing
+            _io.remove_orphans(checkpoint)
         if resume and os.path.exists(checkpoint):
             initial_epoch = checkpoint_module.load(checkpoint, self, order, history)
         with self._numerics():
