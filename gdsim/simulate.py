@@ -226,13 +226,14 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
             raise ValueError(f"run_ids must have the runs shape {runs}, got {ids.shape}")
         ids = ids.astype(np.int64)
     root = _validate.seed("seed", seed)
-    if steps > MAX_STEPS:
-        raise ValueError(f"steps must be <= {MAX_STEPS:,} (one call's limit), got {_validate.show(steps)}")
+    # memory first: a huge `steps` recorded in full is refused with the estimate and the limit
     _validate.memory("x0" if n_runs > 1 else "steps",
                      _memory_estimate(_record_count(record, steps), n_runs, problem.dim,
                                       dtype.itemsize, oracle.uses_rng),
                      f"{n_runs:,} run(s) of {steps:,} steps recording "
                      f"{_record_count(record, steps):,} of them")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be <= {MAX_STEPS:,} (one call's limit), got {_validate.show(steps)}")
     recorded = _record_steps(record, steps)
     observe = dict(observe or {})
     for name, function in observe.items():
