@@ -191,9 +191,15 @@ def ensure_folder(name: str, path: str | os.PathLike) -> str:
     every output folder (``--out``, ``out_dir``); a path that is an existing file is refused
     with a ``ValueError`` naming ``name``."""
     path = os.fspath(path)
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"{name} must name a folder, got {path!r}")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{name} {path!r} is a file, expected a folder (it is created if missing)")
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:  # a read-only place, a file on the way, a name too long
+        raise ValueError(f"{name} {path!r}: cannot create this folder "
+                         f"({exc.strerror or exc})") from None
     return path
 
 

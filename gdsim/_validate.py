@@ -14,6 +14,7 @@ import difflib
 import numbers
 import os
 import tempfile
+import warnings
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -110,11 +111,15 @@ def float_dtype(name: str, value: Any) -> np.dtype:
     if isinstance(value, (numbers.Number, np.generic)):  # np.dtype(np.float64(0.25)) works
         raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}")
     try:
-        dtype = np.dtype(value)
+        with warnings.catch_warnings():  # np.dtype("5a") warns (a deprecated alias): refused anyway
+            warnings.simplefilter("ignore")
+            dtype = np.dtype(value)
     except (TypeError, SyntaxError, ValueError):  # np.dtype(",") parses a comma string: SyntaxError
         raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}") from None
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype}")
+        # a string as typed ('5a'), not NumPy's reading of it (|S5)
+        raise ValueError(f"{name} must be 'float32' or 'float64', got "
+                         f"{show(value) if isinstance(value, str) else dtype}")
     return dtype
 
 
@@ -239,21 +244,32 @@ def memory_limit() -> int:
 
 
 def _bytes(n: float) -> str:
-    if n >= 1e300:
-        return "more than 1e300 bytes"
+    """``"3.2 GB"``: three significant digits, in the largest unit that fits."""
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{n:.0f} bytes"
 
 
+def count(n: int) -> str:
+    """An integer for a message: ``1,000,000`` up to 15 digits, then ``1.00e+400`` (a huge
+    size keeps the error on one short line)."""
+    digits = str(abs(int(n)))
+    if len(digits) <= 15:
+        return f"{int(n):,}"
+    return f"{'-' if n < 0 else ''}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+
+
 def memory(name: str, estimate: float, what: str) -> None:
     """Refuse a call whose estimated memory (bytes) exceeds :func:`memory_limit`."""
     limit = memory_limit()
     if estimate > limit:  # estimate may be a huge Python int: compared exactly
-        raise ValueError(f"{name} is too large: {what} needs about {_bytes(estimate)}, more than "
-                         f"the limit {_bytes(limit)} (half the physical memory; set "
-                         f"GDSIM_MEMORY_LIMIT_BYTES to change it)")
+        # (past any float's reach it cannot be divided into TB: it is just "more than 1e300")
+        needs = "more than 1e300 bytes" if estimate >= 1e300 else f"about {_bytes(estimate)}"
+        source = ("set by GDSIM_MEMORY_LIMIT_BYTES" if os.environ.get("GDSIM_MEMORY_LIMIT_BYTES")
+                  else "half the physical memory; set GDSIM_MEMORY_LIMIT_BYTES to change it")
+        raise ValueError(f"{name} is too large: {what} needs {needs}, more than "
+                         f"the limit {_bytes(limit)} ({source})")
 
 
 # ----------------------------------------------------------------------------- paths
@@ -271,13 +287,13 @@ def writable_file(name: str, value: Any) -> str:
         raise ValueError(f"{name} {path!r} is a folder; give a file path inside it")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ValueError(f"{name}'s folder {folder!r} does not exist")
+        raise ValueError(f"{name} {path!r}: the folder {folder!r} does not exist")
     try:
         # named like the target's own temporaries, so that one a kill leaves here is an
         # orphan the next save removes (gdsim._io.remove_orphans)
         fd, probe = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".probe", dir=folder)
     except OSError as exc:
-        raise ValueError(f"{name}: cannot write in {folder!r} ({exc.strerror or exc})") from None
+        raise ValueError(f"{name} {path!r}: cannot write in {folder!r} ({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(probe)
     if os.path.exists(path) and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):

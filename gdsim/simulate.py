@@ -55,11 +55,12 @@ MAX_STEPS = 10**12
 GENERATOR_BYTES = 2048
 
 
-def _memory_estimate(recorded: int, n_runs: int, dim: int, itemsize: int, uses_rng: bool) -> float:
+def _memory_estimate(recorded: int, n_runs: int, dim: int, itemsize: int, uses_rng: bool) -> int:
     """Bytes a call will hold: the trajectory (params, loss, grad norm at every recorded
     step), ~8 working copies of the parameters (optimizer slots, gradients), each run's
-    generator, and one chunk of random numbers."""
-    return (float(recorded) * n_runs * (dim + 2) * itemsize + 8.0 * n_runs * dim * itemsize
+    generator, and one chunk of random numbers. In Python ints: exact however huge (a
+    ``steps`` of 10**400 is refused with its estimate, not an OverflowError)."""
+    return (int(recorded) * n_runs * (dim + 2) * itemsize + 8 * n_runs * dim * itemsize
             + (n_runs * GENERATOR_BYTES if uses_rng else 0) + CHUNK_BUDGET * 8)
 
 
@@ -230,8 +231,8 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     _validate.memory("x0" if n_runs > 1 else "steps",
                      _memory_estimate(_record_count(record, steps), n_runs, problem.dim,
                                       dtype.itemsize, oracle.uses_rng),
-                     f"{n_runs:,} run(s) of {steps:,} steps recording "
-                     f"{_record_count(record, steps):,} of them")
+                     f"{_validate.count(n_runs)} run(s) of {_validate.count(steps)} steps recording "
+                     f"{_validate.count(_record_count(record, steps))} of them")
     if steps > MAX_STEPS:
         raise ValueError(f"steps must be <= {MAX_STEPS:,} (one call's limit), got {_validate.show(steps)}")
     recorded = _record_steps(record, steps)

@@ -941,7 +941,7 @@ def _dim(value: Any, minimum: int, square: bool = False) -> int:
     """A surface's dimension: an integer >= ``minimum`` whose arrays fit in memory (a
     quadratic holds d x d matrices, the others a few length-d vectors)."""
     dim = _validate.integer("dim", value, minimum=minimum)
-    _validate.memory("dim", 4 * 8 * (dim * dim if square else dim), f"a {dim}-dimensional surface")
+    _validate.memory("dim", 4 * 8 * (dim * dim if square else dim), f"a {_validate.count(dim)}-dimensional surface")
     return dim
 
 

@@ -26,3 +26,7 @@ def pytest_terminal_summary(terminalreporter):
             f"{outcomes}")
     for line in fuzz_counter.get("kills", []):
         terminalreporter.write_line(f"kill test: {line}")
+    if fuzz_counter.get("cli"):
+        total, outcomes, commands = fuzz_counter["cli"]
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        terminalreporter.write_line(f"cli fuzz: {total} invocations over {commands} commands: {shown}")

@@ -11,11 +11,34 @@ in float32, wrong shapes and dtypes) and random draws around each kind's edges.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
+import signal
 
 import numpy as np
+
+
+class Hang(BaseException):
+    """Raised by :func:`time_limit`'s alarm. Not an Exception (and not TimeoutError, an
+    OSError): no ``except`` in the code under test can swallow it and pass a hang off as an
+    error message."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Raise :class:`Hang` in the block if it runs longer than ``seconds`` (SIGALRM)."""
+    def alarm(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class _Object:

@@ -323,7 +323,7 @@ def test_6_siblings_sizes_are_estimated_before_allocating(call):
 def test_6_the_limit_is_the_environment_s_when_set(monkeypatch):
     monkeypatch.setenv("GDSIM_MEMORY_LIMIT_BYTES", str(10**6))
     message = _quick(lambda: simulate.run(ROSENBROCK, "sgd", np.zeros((1000, 2)), 100))
-    assert "1 MB" in message
+    assert "the limit 1 MB (set by GDSIM_MEMORY_LIMIT_BYTES)" in message
 
 
 @pytest.mark.parametrize("argv", [["regression", "--n", str(10**9)],

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import gdsim
-from gdsim import _io
+from gdsim import _io, _validate
 from gdsim.explorer import grid as grid_module
 from gdsim.explorer.encode import encode_float32
 
@@ -133,13 +133,8 @@ def render(data: dict[str, Any]) -> str:
 def write(out: str | os.PathLike, surfaces: Sequence[str] | None = None, quick: bool = False,
           progress: Callable[[str], None] = lambda line: None) -> Path:
     """Compute, assemble and atomically write the explorer to ``out``; returns the path."""
-    path = Path(out)
-    if path.is_dir():
-        raise ValueError(f"--out {os.fspath(out)!r} is a folder; give a file name such as "
-                         f"{os.fspath(path / 'explorer.html')!r}")
-    if not path.parent.is_dir():
-        raise ValueError(f"--out {os.fspath(out)!r}: the folder {os.fspath(path.parent)!r} "
-                         f"does not exist")
+    # before the minutes of work: a blank name, a folder, a missing or read-only folder
+    path = Path(_validate.writable_file("out", out))
     chosen = select_presets(surfaces)
     html = render(build_data(chosen, quick=quick, progress=progress)).encode("utf-8")
     if len(html) >= MAX_BYTES:

@@ -209,7 +209,7 @@ def check_size(n: Any, size: Any = 32, channels: Any = 3, name: str = "n") -> tu
         raise ValueError(f"size must be even (fakes are upsampled by 2), got {size}")
     channels = _validate.integer("channels", channels, minimum=1)
     _validate.memory(name, 36 * n * size * size * channels,
-                     f"{n:,} images of {size}x{size}x{channels}")
+                     f"{_validate.count(n)} images of {size}x{size}x{channels}")
     return n, size, channels
 
 

@@ -173,7 +173,7 @@ def final_quantity(n: int, optimizer_name: str, which: str, epochs: int = 500,
     which = _validate.choice("which", which, ["loss", "predict"])
     epochs = _validate.integer("epochs", epochs, minimum=1)
     n = _validate.integer("n", n, minimum=1)
-    _validate.memory("n", 64 * n, f"a regression on {n:,} samples")
+    _validate.memory("n", 64 * n, f"a regression on {_validate.count(n)} samples")
     problem = LinearRegression.seed(n)
 
     def quantity(kernels: np.ndarray) -> np.ndarray:
