@@ -190,6 +190,8 @@ def ensure_folder(name: str, path: str | os.PathLike) -> str:
     """Create the output folder ``path`` (and its parents) if it is missing — the one rule for
     every output folder (``--out``, ``out_dir``); a path that is an existing file is refused
     with a ``ValueError`` naming ``name``."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise TypeError(f"{name} must be a folder path (a str or os.PathLike), got {path!r}")
     path = os.fspath(path)
     if not isinstance(path, str) or not path.strip():
         raise ValueError(f"{name} must name a folder, got {path!r}")

@@ -107,8 +107,10 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
 
 
 def float_dtype(name: str, value: Any) -> np.dtype:
-    """``float32`` or ``float64`` given as a string, a NumPy type or a dtype."""
-    if isinstance(value, (numbers.Number, np.generic)):  # np.dtype(np.float64(0.25)) works
+    """``float32`` or ``float64`` given as a string, a NumPy type or a dtype. Not None:
+    ``np.dtype(None)`` is float64, a silent choice (where None means something -- Keras's
+    float32 in ``Sequential`` -- the caller says so before asking here)."""
+    if value is None or isinstance(value, (numbers.Number, np.generic)):  # np.dtype(np.float64(0.25)) works
         raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}")
     try:
         with warnings.catch_warnings():  # np.dtype("5a") warns (a deprecated alias): refused anyway
@@ -146,7 +148,8 @@ def array(name: str, value: Any, *, dtype: Any = None, ndim: int | Sequence[int]
                         f"{result.dtype}")
     if dtype is not None:
         target = np.dtype(dtype)
-        if require_finite and target.kind == "f" and result.dtype.kind == "f" and result.size:
+        narrowing = result.dtype.kind == "f" and result.dtype.itemsize > target.itemsize
+        if require_finite and target.kind == "f" and narrowing and result.size:
             with np.errstate(all="ignore"):
                 big = np.abs(result[np.isfinite(result)]).max(initial=0.0)
             if big > np.finfo(target).max:
@@ -199,7 +202,10 @@ def finite_in(name: str, value: Any, dtype: Any) -> float:
 
 
 def sequence(name: str, value: Any, what: str = "items") -> list:
-    """A list or tuple (not a string, bytes, a set or a single item), returned as a list."""
+    """A list, tuple or 1-d array (not a string, bytes, a bytearray, a set, a 0-d array or a
+    single item), returned as a list."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return list(value)
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a list or tuple of {what}, got {show(value)} of type "
                         f"{type(value).__name__}")
@@ -273,16 +279,30 @@ def memory(name: str, estimate: float, what: str) -> None:
 
 
 # ----------------------------------------------------------------------------- paths
-def writable_file(name: str, value: Any) -> str:
-    """A path a file can be written to, checked before any work: a str or PathLike, not empty,
-    not a folder, whose folder exists and accepts a new file. The probe creates and removes one
-    empty temporary file there, leaving nothing behind."""
+def _path_text(name: str, value: Any) -> str:
     if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
         raise TypeError(f"{name} must be a path (a str or os.PathLike naming a file), got {show(value)} of "
                         f"type {type(value).__name__}")
     path = os.fspath(value)
     if not isinstance(path, str) or not path.strip():
         raise ValueError(f"{name} must be a non-empty file path, got {show(value)}")
+    return path
+
+
+def readable_file(name: str, value: Any) -> str:
+    """A path naming an existing file (not a folder), checked before anything is read."""
+    path = _path_text(name, value)
+    if not os.path.isfile(path):
+        what = "a folder" if os.path.isdir(path) else "not an existing file"
+        raise ValueError(f"{name} {path!r} is {what}")
+    return path
+
+
+def writable_file(name: str, value: Any) -> str:
+    """A path a file can be written to, checked before any work: a str or PathLike, not empty,
+    not a folder, whose folder exists and accepts a new file. The probe creates and removes one
+    empty temporary file there, leaving nothing behind."""
+    path = _path_text(name, value)
     if os.path.isdir(path):
         raise ValueError(f"{name} {path!r} is a folder; give a file path inside it")
     folder = os.path.dirname(os.path.abspath(path))

@@ -217,22 +217,25 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         raise ValueError(f"x0 must have shape (*runs, {problem.dim}), got {x.shape}")
     runs = x.shape[:-1]
     n_runs = int(np.prod(runs, dtype=np.int64))
+    # before anything of the runs' size is made; a huge `steps` recorded in full is refused
+    # here too, with the estimate and the limit
+    _validate.memory("x0" if n_runs > 1 else "steps",
+                     _memory_estimate(_record_count(record, steps), n_runs, problem.dim,
+                                      dtype.itemsize, oracle.uses_rng),
+                     f"{_validate.count(n_runs)} run(s) of {_validate.count(steps)} steps recording "
+                     f"{_validate.count(_record_count(record, steps))} of them")
     if run_ids is None:
         ids = np.arange(n_runs, dtype=np.int64).reshape(runs)
     else:
         ids = _validate.array("run_ids", run_ids)
         if not np.issubdtype(ids.dtype, np.integer) or (ids.size and ids.min() < 0):
             raise ValueError(f"run_ids must be integers >= 0, got {_validate.show(ids)}")
+        if ids.size and int(ids.max()) > np.iinfo(np.int64).max:  # uint64 would wrap negative
+            raise ValueError(f"run_ids must be <= 2**63 - 1, got {_validate.show(int(ids.max()))}")
         if ids.shape != runs:
             raise ValueError(f"run_ids must have the runs shape {runs}, got {ids.shape}")
         ids = ids.astype(np.int64)
     root = _validate.seed("seed", seed)
-    # memory first: a huge `steps` recorded in full is refused with the estimate and the limit
-    _validate.memory("x0" if n_runs > 1 else "steps",
-                     _memory_estimate(_record_count(record, steps), n_runs, problem.dim,
-                                      dtype.itemsize, oracle.uses_rng),
-                     f"{_validate.count(n_runs)} run(s) of {_validate.count(steps)} steps recording "
-                     f"{_validate.count(_record_count(record, steps))} of them")
     if steps > MAX_STEPS:
         raise ValueError(f"steps must be <= {MAX_STEPS:,} (one call's limit), got {_validate.show(steps)}")
     recorded = _record_steps(record, steps)
@@ -249,10 +252,7 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     elif checkpoint_every is not None:
         raise ValueError("checkpoint_every needs checkpoint=PATH")
     if resume is not None:
-        if not isinstance(resume, (str, os.PathLike)) or isinstance(resume, bytes):
-            raise TypeError(f"resume must be a path to a checkpoint, got {_validate.show(resume)}")
-        if not os.path.isfile(resume):
-            raise ValueError(f"resume {os.fspath(resume)!r} is not an existing checkpoint file")
+        resume = _validate.readable_file("resume", resume)
 
     rngs = run_generators(root, ids) if oracle.uses_rng else []
     carry = oracle.start(problem, runs, problem.dim, dtype)

@@ -22,7 +22,8 @@ def pytest_terminal_summary(terminalreporter):
     if fuzz_counter.get("sweep"):
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(fuzz_counter["sweep_outcomes"].items()))
         terminalreporter.write_line(
-            f"fuzz sweep: {fuzz_counter['sweep']} cases in {fuzz_counter['sweep_seconds']:.0f} s: "
+            f"fuzz sweep: {fuzz_counter['sweep']} cases over {fuzz_counter['sweep_entries']} entry "
+            f"points in {fuzz_counter['sweep_seconds']:.0f} s: "
             f"{outcomes}")
     for line in fuzz_counter.get("kills", []):
         terminalreporter.write_line(f"kill test: {line}")

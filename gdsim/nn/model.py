@@ -51,6 +51,13 @@ class DivergenceWarning(RuntimeWarning):
     """Training left the finite range (the loss became inf or NaN)."""
 
 
+def _verbosity(verbose: Any) -> int:
+    """Keras's ``verbose``: "auto" (1) or an integer >= 0 (0 silent, 1 a bar, 2 a line)."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    return _validate.integer("verbose", verbose, minimum=0)
+
+
 def _shuffle_mode(shuffle: Any) -> str:
     if isinstance(shuffle, (bool, np.bool_)):
         return "true" if shuffle else "false"
@@ -319,7 +326,7 @@ class Sequential:
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         epochs = _validate.integer("epochs", epochs, minimum=0)
         initial_epoch = _validate.integer("initial_epoch", initial_epoch, minimum=0)
-        verbose = 1 if verbose == "auto" else _validate.integer("verbose", verbose, minimum=0)
+        verbose = _verbosity(verbose)
         mode = _shuffle_mode(shuffle)
         seed = self.seed if seed is None else _validate.integer("seed", seed, minimum=0,
                                                                 maximum=2**128 - 1)
@@ -440,6 +447,8 @@ class Sequential:
         self._require_compiled("evaluate")
         _validate.choice("engine", engine, ENGINES)
         batch_statistics = _validate.boolean("batch_statistics", batch_statistics)
+        verbose = _verbosity(verbose)
+        return_dict = _validate.boolean("return_dict", return_dict)
         x, y = self._prepare_xy(x, y)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         with self._numerics():
@@ -456,6 +465,7 @@ class Sequential:
 
         ``batch_statistics`` and ``engine`` as in :meth:`evaluate`."""
         _validate.choice("engine", engine, ENGINES)
+        _verbosity(verbose)  # checked as Keras's; predict prints nothing either way
         batch_statistics = _validate.boolean("batch_statistics", batch_statistics)
         x = self._prepare_x(x)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
@@ -516,6 +526,7 @@ class Sequential:
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
         """The output for ``x`` in one pass (the reference layers, nothing else)."""
+        training = _validate.boolean("training", training)
         x = self._prepare_x(x)
         if not self.built:
             self.build(x.shape[1:])

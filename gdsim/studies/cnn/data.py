@@ -208,6 +208,8 @@ def check_size(n: Any, size: Any = 32, channels: Any = 3, name: str = "n") -> tu
     if size % 2:
         raise ValueError(f"size must be even (fakes are upsampled by 2), got {size}")
     channels = _validate.integer("channels", channels, minimum=1)
+    _validate.memory("size and channels", 36 * size * size * channels,
+                     f"one {_validate.count(size)}x{_validate.count(size)}x{_validate.count(channels)} image")
     _validate.memory(name, 36 * n * size * size * channels,
                      f"{_validate.count(n)} images of {size}x{size}x{channels}")
     return n, size, channels
