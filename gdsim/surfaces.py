@@ -311,7 +311,10 @@ class Quadratic(Surface):
                                  f"condition_number={condition_number!r}, lambda_max={lambda_max!r}")
             lam = _validate.array("eigenvalues", eigenvalues, dtype=np.float64, ndim=1)
             if np.any(lam <= 0):
-                raise ValueError(f"eigenvalues must all be > 0 (a bowl), got {lam.tolist()}")
+                raise ValueError(f"eigenvalues must all be > 0 (a bowl), got {_validate.show(lam.tolist())}")
+            # its d x d Hessian and rotation, as _dim checks for dim=
+            _validate.memory("eigenvalues", 4 * 8 * lam.size * lam.size,
+                             f"a {_validate.count(lam.size)}-dimensional surface")
             params: dict[str, Any] = {"eigenvalues": tuple(float(v) for v in lam)}
         else:
             dim = _dim(2 if dim is None else dim, minimum=1, square=True)

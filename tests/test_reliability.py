@@ -361,6 +361,7 @@ def test_6_ten_million_noisy_runs_are_refused_not_a_memory_error_after_minutes()
 @pytest.mark.parametrize("call", [
     lambda: surfaces.get("quadratic", dim=2**63),
     lambda: surfaces.Quadratic(dim=2**63),
+    lambda: surfaces.Quadratic(np.ones(10**6)),
     lambda: surfaces.get("rosenbrock", dim=10**12),
     lambda: real_fake_images(n=10**9),
     lambda: regression.run(n=10**9, epochs=1, predict_at=None),
