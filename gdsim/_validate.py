@@ -146,20 +146,10 @@ def array(name: str, value: Any, *, dtype: Any = None, ndim: int | Sequence[int]
     if result.dtype.kind not in NUMERIC_KINDS:
         raise TypeError(f"{name} must be a real numeric array (bool, int or float), got dtype "
                         f"{result.dtype}")
+    source = result
     if dtype is not None:
-        target = np.dtype(dtype)
-        narrowing = result.dtype.kind == "f" and result.dtype.itemsize > target.itemsize
-        if require_finite and target.kind == "f" and narrowing and result.size:
-            with np.errstate(all="ignore"):
-                big = np.abs(result[np.isfinite(result)]).max(initial=0.0)
-            if big > np.finfo(target).max:
-                raise ValueError(f"{name} must be finite in {target}, got a value of magnitude "
-                                 f"{big:.3g} (the {target} limit is {np.finfo(target).max:.3g})")
-        if target.kind == "f" and result.dtype.kind in "iu" and result.size and require_finite:
-            big = max(abs(int(result.min())), abs(int(result.max())))
-            if big > np.finfo(target).max:
-                raise ValueError(f"{name} must be finite in {target}, got a value of magnitude {big:.3g}")
-        result = result.astype(target, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is diagnosed below
+            result = result.astype(np.dtype(dtype), copy=False)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if result.ndim not in allowed:
@@ -167,10 +157,22 @@ def array(name: str, value: Any, *, dtype: Any = None, ndim: int | Sequence[int]
             raise ValueError(f"{name} must have rank {ranks}, got shape {result.shape}")
     if not allow_empty and result.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {result.shape}")
-    if require_finite and np.issubdtype(result.dtype, np.floating) and not np.all(np.isfinite(result)):
-        bad = int(np.size(result) - np.count_nonzero(np.isfinite(result)))
-        raise ValueError(f"{name} must be finite, got {bad} inf/NaN value(s)")
+    if require_finite and result.dtype.kind == "f" and not np.all(np.isfinite(result)):
+        _refuse_non_finite(name, source, result)
     return result
+
+
+def _refuse_non_finite(name: str, source: np.ndarray, result: np.ndarray) -> None:
+    """The error for a cast ``result`` of ``source`` holding inf/NaN: a value finite in
+    ``source``'s dtype but too large for ``result``'s (1e300 in float32) is named as such."""
+    finite = np.isfinite(source) if source.dtype.kind == "f" else np.ones(source.shape, bool)
+    overflowed = finite & ~np.isfinite(result)
+    if overflowed.any():
+        big = float(np.abs(source[overflowed]).max())
+        raise ValueError(f"{name} must be finite in {result.dtype}, got a value of magnitude "
+                         f"{big:.3g} (the {result.dtype} limit is {np.finfo(result.dtype).max:.3g})")
+    bad = int(result.size - np.count_nonzero(np.isfinite(result)))
+    raise ValueError(f"{name} must be finite, got {bad} inf/NaN value(s)")
 
 
 def shape(name: str, value: np.ndarray, expected: Sequence[int | None]) -> np.ndarray:
