@@ -19,7 +19,7 @@ from typing import IO, Any, Callable, Iterator
 import numpy as np
 
 
-def _temp_prefix(path: str) -> str:
+def temp_prefix(path: str) -> str:
     """Temporary files for ``path`` are ``.tmp-<name>.<pid>.<random><ext>`` beside it: the
     name says which target they belong to and the pid which process writes them, so that one
     left by a killed process can be told from one being written right now."""
@@ -51,6 +51,8 @@ def remove_orphans(path: str | os.PathLike) -> list[str]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs. A zombie (killed, not yet reaped by its parent)
+    writes nothing more: it counts as dead, so its temporaries go at once."""
     if pid == os.getpid():
         return True
     try:
@@ -59,7 +61,12 @@ def _alive(pid: int) -> bool:
         return False
     except (PermissionError, OSError):
         return True  # another user's process: not ours to judge
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # "pid (command) state ...": the command may hold spaces or parentheses
+            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): the signal probe's answer stands
 
 
 def _temporary_beside(path: str) -> tuple[int, str, str]:
@@ -67,7 +74,7 @@ def _temporary_beside(path: str) -> tuple[int, str, str]:
     writers to the same target removed first), with the mode a plain open() would give."""
     directory = os.path.dirname(os.path.abspath(path))
     remove_orphans(path)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=os.path.splitext(path)[1],
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=os.path.splitext(path)[1],
                                dir=directory)
     # mkstemp creates the file 0600; give it the mode a plain open() would (0666 & ~umask).
     umask = os.umask(0)
@@ -183,10 +190,18 @@ def ensure_folder(name: str, path: str | os.PathLike) -> str:
     """Create the output folder ``path`` (and its parents) if it is missing — the one rule for
     every output folder (``--out``, ``out_dir``); a path that is an existing file is refused
     with a ``ValueError`` naming ``name``."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise TypeError(f"{name} must be a folder path (a str or os.PathLike), got {path!r}")
     path = os.fspath(path)
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"{name} must name a folder, got {path!r}")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{name} {path!r} is a file, expected a folder (it is created if missing)")
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:  # a read-only place, a file on the way, a name too long
+        raise ValueError(f"{name} {path!r}: cannot create this folder "
+                         f"({exc.strerror or exc})") from None
     return path
 
 

@@ -14,9 +14,12 @@ import difflib
 import numbers
 import os
 import tempfile
+import warnings
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from gdsim._io import temp_prefix
 
 
 def show(value: Any) -> str:
@@ -104,15 +107,21 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
 
 
 def float_dtype(name: str, value: Any) -> np.dtype:
-    """``float32`` or ``float64`` given as a string, a NumPy type or a dtype."""
-    if isinstance(value, (numbers.Number, np.generic)):  # np.dtype(np.float64(0.25)) works
+    """``float32`` or ``float64`` given as a string, a NumPy type or a dtype. Not None:
+    ``np.dtype(None)`` is float64, a silent choice (where None means something -- Keras's
+    float32 in ``Sequential`` -- the caller says so before asking here)."""
+    if value is None or isinstance(value, (numbers.Number, np.generic)):  # np.dtype(np.float64(0.25)) works
         raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}")
     try:
-        dtype = np.dtype(value)
+        with warnings.catch_warnings():  # np.dtype("5a") warns (a deprecated alias): refused anyway
+            warnings.simplefilter("ignore")
+            dtype = np.dtype(value)
     except (TypeError, SyntaxError, ValueError):  # np.dtype(",") parses a comma string: SyntaxError
         raise TypeError(f"{name} must be 'float32' or 'float64', got {show(value)}") from None
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype}")
+        # a string as typed ('5a'), not NumPy's reading of it (|S5)
+        raise ValueError(f"{name} must be 'float32' or 'float64', got "
+                         f"{show(value) if isinstance(value, str) else dtype}")
     return dtype
 
 
@@ -195,7 +204,10 @@ def finite_in(name: str, value: Any, dtype: Any) -> float:
 
 
 def sequence(name: str, value: Any, what: str = "items") -> list:
-    """A list or tuple (not a string, bytes, a set or a single item), returned as a list."""
+    """A list, tuple or 1-d array (not a string, bytes, a bytearray, a set, a 0-d array or a
+    single item), returned as a list."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return list(value)
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a list or tuple of {what}, got {show(value)} of type "
                         f"{type(value).__name__}")
@@ -240,43 +252,70 @@ def memory_limit() -> int:
 
 
 def _bytes(n: float) -> str:
-    if n >= 1e300:
-        return "more than 1e300 bytes"
+    """``"3.2 GB"``: three significant digits, in the largest unit that fits."""
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{n:.0f} bytes"
 
 
+def count(n: int) -> str:
+    """An integer for a message: ``1,000,000`` up to 15 digits, then ``1.00e+400`` (a huge
+    size keeps the error on one short line)."""
+    digits = str(abs(int(n)))
+    if len(digits) <= 15:
+        return f"{int(n):,}"
+    return f"{'-' if n < 0 else ''}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+
+
 def memory(name: str, estimate: float, what: str) -> None:
     """Refuse a call whose estimated memory (bytes) exceeds :func:`memory_limit`."""
     limit = memory_limit()
     if estimate > limit:  # estimate may be a huge Python int: compared exactly
-        raise ValueError(f"{name} is too large: {what} needs about {_bytes(estimate)}, more than "
-                         f"the limit {_bytes(limit)} (half the physical memory; set "
-                         f"GDSIM_MEMORY_LIMIT_BYTES to change it)")
+        # (past any float's reach it cannot be divided into TB: it is just "more than 1e300")
+        needs = "more than 1e300 bytes" if estimate >= 1e300 else f"about {_bytes(estimate)}"
+        source = ("set by GDSIM_MEMORY_LIMIT_BYTES" if os.environ.get("GDSIM_MEMORY_LIMIT_BYTES")
+                  else "half the physical memory; set GDSIM_MEMORY_LIMIT_BYTES to change it")
+        raise ValueError(f"{name} is too large: {what} needs {needs}, more than "
+                         f"the limit {_bytes(limit)} ({source})")
 
 
 # ----------------------------------------------------------------------------- paths
-def writable_file(name: str, value: Any) -> str:
-    """A path a file can be written to, checked before any work: a str or PathLike, not empty,
-    not a folder, whose folder exists and accepts a new file. The probe creates and removes one
-    empty temporary file there, leaving nothing behind."""
+def _path_text(name: str, value: Any) -> str:
     if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
         raise TypeError(f"{name} must be a path (a str or os.PathLike naming a file), got {show(value)} of "
                         f"type {type(value).__name__}")
     path = os.fspath(value)
     if not isinstance(path, str) or not path.strip():
         raise ValueError(f"{name} must be a non-empty file path, got {show(value)}")
+    return path
+
+
+def readable_file(name: str, value: Any) -> str:
+    """A path naming an existing file (not a folder), checked before anything is read."""
+    path = _path_text(name, value)
+    if not os.path.isfile(path):
+        what = "a folder" if os.path.isdir(path) else "not an existing file"
+        raise ValueError(f"{name} {path!r} is {what}")
+    return path
+
+
+def writable_file(name: str, value: Any) -> str:
+    """A path a file can be written to, checked before any work: a str or PathLike, not empty,
+    not a folder, whose folder exists and accepts a new file. The probe creates and removes one
+    empty temporary file there, leaving nothing behind."""
+    path = _path_text(name, value)
     if os.path.isdir(path):
         raise ValueError(f"{name} {path!r} is a folder; give a file path inside it")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ValueError(f"{name}'s folder {folder!r} does not exist")
+        raise ValueError(f"{name} {path!r}: the folder {folder!r} does not exist")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
+        # named like the target's own temporaries, so that one a kill leaves here is an
+        # orphan the next save removes (gdsim._io.remove_orphans)
+        fd, probe = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".probe", dir=folder)
     except OSError as exc:
-        raise ValueError(f"{name}: cannot write in {folder!r} ({exc.strerror or exc})") from None
+        raise ValueError(f"{name} {path!r}: cannot write in {folder!r} ({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(probe)
     if os.path.exists(path) and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):

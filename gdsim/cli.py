@@ -42,7 +42,7 @@ FLAG_FOR_ARGUMENT = {
     "beta_1": "--beta1", "beta_2": "--beta2", "epsilon": "--epsilon", "rho": "--rho",
     "n": "--n", "epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
     "dtype": "--dtype", "init_kernel": "--init-kernel", "init_bias": "--init-bias",
-    "predict": "--predict", "shuffle": "--no-shuffle", "out_dir": "--out",
+    "predict": "--predict", "shuffle": "--no-shuffle", "out_dir": "--out", "out": "--out",
 }
 
 #: Where the two seed questions are quoted (in the repository and on the documentation site).
@@ -80,8 +80,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return cmd_reproduce_eos(args)
     if args.quick:
         raise ValueError("--quick applies to 'gdsim reproduce eos' only")
-    if args.epochs is not None or args.n is not None:
-        raise ValueError("--epochs and --n apply to 'gdsim reproduce cnn' only")
+    _only_for_cnn(args)
     from gdsim.studies.xs_ys import reproduce
 
     rows = reproduce.regression_table()
@@ -94,22 +93,34 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _only_for_cnn(args: argparse.Namespace) -> None:
+    """--epochs, --n and --out say how to run the CNN: given to another target they would
+    be ignored, so they are refused."""
+    given = [flag for flag, value in (("--epochs", args.epochs), ("--n", args.n), ("--out", args.out))
+             if value is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)}: options that apply to 'gdsim reproduce cnn' only")
+
+
 def cmd_reproduce_cnn(args: argparse.Namespace) -> int:
     """The "validation loss sometimes spikes" run: the seed's CNN on gdsim's genuine/fake set."""
     from gdsim.studies.cnn.reproduce import reproduce_cnn
 
+    if args.quick:  # there is no quick CNN run: --n and --epochs make it smaller
+        raise ValueError("--quick applies to 'gdsim reproduce eos' only (make the CNN run "
+                         "smaller with --n and --epochs)")
     epochs = 100 if args.epochs is None else _validate.integer("--epochs", args.epochs, minimum=1)
     n = 8000 if args.n is None else _validate.integer("--n", args.n, minimum=8)
-    _io.ensure_folder("--out", args.out)
+    # reproduce_cnn checks every size before it creates --out (an error names out_dir: --out).
     # With --json, reproduce_cnn prints the JSON itself and sends progress to stderr.
-    reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=args.out)
+    out = "gdsim-output" if args.out is None else args.out
+    reproduce_cnn(epochs=epochs, n=n, json_output=args.json, out_dir=out)
     return 0
 
 
 def cmd_reproduce_eos(args: argparse.Namespace) -> int:
     """The edge of stability: sharpness every 20 steps of full-batch runs (progress on stderr)."""
-    if args.epochs is not None or args.n is not None:
-        raise ValueError("--epochs and --n apply to 'gdsim reproduce cnn' only")
+    _only_for_cnn(args)
     from gdsim.studies import edge_of_stability
 
     runs = edge_of_stability.run_all(quick=args.quick, progress=edge_of_stability.to_stderr)
@@ -191,6 +202,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from gdsim import figures
 
     if args.list:
+        if args.only is not None or args.out is not None:
+            raise ValueError("--list names every figure and writes none: it takes no --only or --out")
         for name in figures.names():
             print(f"{name:28s} {figures.describe(name)}")
         return 0
@@ -251,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "spike question's training run; eos: the edge of stability")
     reproduce.add_argument("--epochs", type=int, help="cnn: epochs (default 100, as the seed)")
     reproduce.add_argument("--n", type=int, help="cnn: number of images (default 8000)")
-    reproduce.add_argument("--out", default="gdsim-output",
+    reproduce.add_argument("--out",
                            help="cnn: folder for the curves figure and the history JSON/CSV "
                                 "(default ./gdsim-output)")
     reproduce.add_argument("--quick", action="store_true",
@@ -352,9 +365,19 @@ def _join_negative_values(argv: Sequence[str]) -> list[str]:
     return joined
 
 
+def _refuse_double_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """``--lr=--``: argparse drops a "--" it finds even inside ``--flag=--`` and hands the
+    command an empty list as the value; no flag takes "--", so it is refused here, named."""
+    for token in argv:
+        if token.startswith("--") and token.endswith("=--"):
+            parser.error(f"argument {token[:-3]}: expected a value, got '--'")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _refuse_double_dash_values(parser, argv)
+    args = parser.parse_args(_join_negative_values(argv))
     if args.handler is None:  # bare `gdsim` or `gdsim analyze`: show what there is to run
         args.usage_of.print_help()
         return 2

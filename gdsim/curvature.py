@@ -271,14 +271,15 @@ def _complex_hvp(model: Any, x: Any, y: Any, step: float) -> Matvec:
 
 def _lanczos(matvec: Matvec, dim: int, seed: Any, iterations: int | None, k: int
              ) -> tuple[np.ndarray, np.ndarray]:
-    """Ritz values (ascending) and vectors (dim, m) after m Lanczos steps, fully re-orthogonalised."""
-    if not callable(matvec):
-        raise TypeError(f"matvec must be a function v -> H v, got {_validate.show(matvec)}")
+    """Ritz values (ascending) and vectors (dim, m) after m Lanczos steps, fully re-orthogonalised.
+    A matvec that returns inf/NaN (the Hessian at a diverged point) gives NaN: divergence is
+    data, as in :func:`sharpness_observer`."""
+    _check_matvec(matvec)
     dim = _validate.integer("dim", dim, minimum=1)
     k = _validate.integer("k", k, minimum=1)
     if k > dim:
         raise ValueError(f"k must be <= dim={dim}, got {k}")
-    m = min(dim, max(2 * k + 20, 30)) if iterations is None else _validate.integer("iterations", iterations, minimum=1)
+    m = min(dim, max(2 * k + 20, 30)) if iterations is None else _iterations(iterations)
     if m < k:
         raise ValueError(f"iterations must be >= k={k}, got {m}")
     m = min(m, dim)
@@ -292,6 +293,8 @@ def _lanczos(matvec: Matvec, dim: int, seed: Any, iterations: int | None, k: int
         w = np.asarray(matvec(basis[j]), dtype=np.float64)
         if w.shape != (dim,):
             raise ValueError(f"matvec must return shape ({dim},), got {w.shape}")
+        if not np.isfinite(w).all():
+            return np.full(k, np.nan), np.full((dim, k), np.nan)
         alpha[j] = basis[j] @ w
         # Full re-orthogonalisation, done twice ("twice is enough"): the Ritz values then
         # never repeat (no ghost eigenvalues) and match a dense eigensolver to rounding.
@@ -307,6 +310,15 @@ def _lanczos(matvec: Matvec, dim: int, seed: Any, iterations: int | None, k: int
     t = np.diag(alpha[:size]) + np.diag(beta[:size - 1], 1) + np.diag(beta[:size - 1], -1)
     values, vectors = np.linalg.eigh(t)
     return values, basis[:size].T @ vectors
+
+
+def _check_matvec(matvec: Any) -> None:
+    if not callable(matvec) or isinstance(matvec, type):  # float(v) is a cast, not H v
+        raise TypeError(f"matvec must be a function v -> H v, got {_validate.show(matvec)}")
+
+
+def _iterations(iterations: Any) -> int | None:
+    return None if iterations is None else _validate.integer("iterations", iterations, minimum=1)
 
 
 def top_eigenvalues(matvec: Matvec, dim: int, k: int = 1, *, seed: Any = 0,
@@ -361,6 +373,9 @@ def preconditioner(optimizer: optim.Optimizer, state: optim.OptState) -> list[np
     if not isinstance(optimizer, (optim.Adam, optim.RMSprop)):
         raise TypeError(f"optimizer must be Adam or RMSprop (SGD's preconditioner is 1), got "
                         f"{type(optimizer).__name__}")
+    if not isinstance(state, optim.OptState):
+        raise TypeError(f"state must be the optimizer's OptState (model.optimizer_state), got "
+                        f"{_validate.show(state)}")
     t = int(state.iterations)
     if t < 1:
         raise ValueError("state has 0 completed steps: the preconditioner exists after the first step")
@@ -377,8 +392,12 @@ def preconditioner(optimizer: optim.Optimizer, state: optim.OptState) -> list[np
 def preconditioned(matvec: Matvec, diagonal: Any) -> Matvec:
     """``v -> P^-1/2 H P^-1/2 v`` for a positive diagonal ``P`` (flat, or a list of arrays).
     Its top eigenvalue is that of ``P^-1 H``: the preconditioned sharpness."""
+    _check_matvec(matvec)
     if isinstance(diagonal, (list, tuple)):
-        diagonal = np.concatenate([np.ravel(d) for d in diagonal])
+        if not diagonal:
+            raise ValueError("diagonal must not be empty")
+        diagonal = np.concatenate([np.ravel(_validate.array("diagonal", d, dtype=np.float64))
+                                   for d in diagonal])
     p = _validate.array("diagonal", diagonal, dtype=np.float64, ndim=1)
     if np.any(p <= 0):
         raise ValueError("diagonal must be > 0 everywhere")
@@ -398,6 +417,9 @@ def stability_threshold(optimizer: optim.Optimizer, iterations: int = 0) -> floa
 
     ``lr`` is the learning rate at ``iterations`` (schedules allowed; sweeps are not).
     """
+    if not isinstance(optimizer, (optim.SGD, optim.RMSprop, optim.Adam)):
+        raise TypeError(f"optimizer must be SGD, RMSprop or Adam, got {_validate.show(optimizer)}")
+    iterations = _validate.integer("iterations", iterations, minimum=0)
     lr = _scalar_lr(optimizer, iterations)
     if isinstance(optimizer, optim.Adam):
         b1 = float(optimizer.beta_1)
@@ -441,7 +463,11 @@ class SharpnessCallback(Callback):
         self.x, self.y = x, y
         self.every = _validate.integer("every", every, minimum=1)
         self.preconditioned = _validate.boolean("preconditioned", preconditioned)
-        self.seed, self.iterations, self.method = seed, iterations, method
+        # checked now, not at the first epoch's measurement
+        _validate.seed("seed", seed)
+        self.seed = seed
+        self.iterations = _iterations(iterations)
+        self.method = _validate.choice("method", method, ["central", "complex"])
         self.batch_statistics = _validate.boolean("batch_statistics", batch_statistics)
         self.steps: list[int] = []
         self.values: list[float] = []
@@ -483,6 +509,12 @@ def sharpness_observer(problem: Any, *, seed: Any = 0, iterations: int | None = 
     """An ``observe=`` entry for :func:`gdsim.simulate.run`: ``(params (*runs, d), state) ->
     lambda_max (*runs,)`` of ``problem``'s Hessian at every run's point, by Lanczos on the
     exact Hessian-vector product (non-finite points give NaN)."""
+    for attr in ("dim", "grad"):  # checked now, not at the first recorded step
+        if not hasattr(problem, attr):
+            raise TypeError(f"problem must be a surface or problem (dim, grad), got {type(problem).__name__}")
+    _validate.seed("seed", seed)
+    iterations = _iterations(iterations)
+
     def observe(params: np.ndarray, state: optim.OptState) -> np.ndarray:
         points = np.asarray(params, dtype=np.float64).reshape(-1, problem.dim)
         out = np.full(points.shape[0], np.nan)

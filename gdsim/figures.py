@@ -112,6 +112,7 @@ def make(name: str, out_dir: str | os.PathLike, quick: bool = False) -> list[Pat
     the claims still hold, the pictures are coarser.
     """
     quick = _validate.boolean("quick", quick)
+    _validate.choice("figure", name, names())  # before out_dir is created
     out = Path(_io.ensure_folder("out_dir", out_dir))
     return [Path(p) for p in load(name).main(out_dir=out, quick=quick)]
 

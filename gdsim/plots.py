@@ -186,10 +186,14 @@ def save(fig: Figure, out_dir: str | os.PathLike, stem: str,
     from gdsim import numerics
 
     profile = f"gdsim numerics profile: {numerics.label()}"
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {_validate.show(fig)}")
+    if not isinstance(stem, str) or not stem.strip() or os.sep in stem or stem in (".", ".."):
+        raise ValueError(f"stem must be a file name without extension or folder, got {_validate.show(stem)}")
     formats = [_validate.choice("format", fmt, ["png", "svg", "pdf"])
                for fmt in _validate.sequence("formats", formats, "format names")]
+    # checked before anything is drawn or created: '' would be the current folder
+    out = Path(_io.ensure_folder("out_dir", out_dir))
     writes = []
     with style():
         for fmt in formats:

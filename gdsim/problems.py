@@ -62,6 +62,8 @@ class LinearRegression:
     def seed(cls, n: int = 20) -> "LinearRegression":
         """The seed question's data: ``x = 1, 2, ..., n``, ``y = x / 2``."""
         n = _validate.integer("n", n, minimum=1)
+        # x, y, their design matrix and a few per-sample copies while fitting
+        _validate.memory("n", 64 * n, f"{_validate.count(n)} samples")
         xs = np.arange(1, n + 1, dtype=np.float64)
         return cls(xs, xs / 2)
 

@@ -33,8 +33,10 @@ __all__ = ["Schedule", "Constant", "constant", "ExponentialDecay", "InverseTimeD
 
 
 def _steps(step: Any) -> np.ndarray:
+    if isinstance(step, (str, bytes, bytearray, memoryview)):  # np.asarray(b"1") is uint8
+        raise TypeError(f"step must be an integer or an integer array, got {_validate.show(step)}")
     arr = np.asarray(step)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+    if arr.dtype.kind not in "iu":  # not bool, float, or timedelta (NumPy calls it an integer)
         raise TypeError(f"step must be an integer or an integer array, got {_validate.show(step)} of dtype {arr.dtype}")
     if arr.size and arr.min() < 0:
         raise ValueError(f"step must be >= 0, got minimum {arr.min()}")
@@ -162,8 +164,10 @@ class PiecewiseConstantDecay(Schedule):
     last boundary. ``len(values) == len(boundaries) + 1``; boundaries strictly increasing ints."""
 
     def __init__(self, boundaries: Sequence[int], values: Sequence[float]) -> None:
-        boundaries = [_validate.integer(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
-        values = [_validate.nonnegative(f"values[{i}]", v) for i, v in enumerate(values)]
+        boundaries = [_validate.integer(f"boundaries[{i}]", b) for i, b in
+                      enumerate(_validate.sequence("boundaries", boundaries, "integer steps"))]
+        values = [_validate.nonnegative(f"values[{i}]", v) for i, v in
+                  enumerate(_validate.sequence("values", values, "learning rates"))]
         if not boundaries:
             raise ValueError("boundaries must not be empty")
         if len(values) != len(boundaries) + 1:
@@ -324,8 +328,8 @@ class FromCallable(Schedule):
     """
 
     def __init__(self, fn: Any) -> None:
-        if not callable(fn):
-            raise TypeError(f"fn must be callable, got {_validate.show(fn)}")
+        if not callable(fn) or isinstance(fn, type):  # float(step) is no schedule, only a cast
+            raise TypeError(f"fn must be callable (a function, not a type), got {_validate.show(fn)}")
         self.fn = fn
         self.takes_step = _accepts_one_argument(fn)
 

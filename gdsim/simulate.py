@@ -43,7 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gdsim import _overflow, _statefile, _validate, noise as noise_module, optim
+from gdsim import _io, _overflow, _statefile, _validate, noise as noise_module, optim
 
 __all__ = ["Trajectory", "run", "run_generators"]
 
@@ -55,11 +55,12 @@ MAX_STEPS = 10**12
 GENERATOR_BYTES = 2048
 
 
-def _memory_estimate(recorded: int, n_runs: int, dim: int, itemsize: int, uses_rng: bool) -> float:
+def _memory_estimate(recorded: int, n_runs: int, dim: int, itemsize: int, uses_rng: bool) -> int:
     """Bytes a call will hold: the trajectory (params, loss, grad norm at every recorded
     step), ~8 working copies of the parameters (optimizer slots, gradients), each run's
-    generator, and one chunk of random numbers."""
-    return (float(recorded) * n_runs * (dim + 2) * itemsize + 8.0 * n_runs * dim * itemsize
+    generator, and one chunk of random numbers. In Python ints: exact however huge (a
+    ``steps`` of 10**400 is refused with its estimate, not an OverflowError)."""
+    return (int(recorded) * n_runs * (dim + 2) * itemsize + 8 * n_runs * dim * itemsize
             + (n_runs * GENERATOR_BYTES if uses_rng else 0) + CHUNK_BUDGET * 8)
 
 
@@ -216,23 +217,27 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
         raise ValueError(f"x0 must have shape (*runs, {problem.dim}), got {x.shape}")
     runs = x.shape[:-1]
     n_runs = int(np.prod(runs, dtype=np.int64))
+    # before anything of the runs' size is made; a huge `steps` recorded in full is refused
+    # here too, with the estimate and the limit
+    _validate.memory("x0" if n_runs > 1 else "steps",
+                     _memory_estimate(_record_count(record, steps), n_runs, problem.dim,
+                                      dtype.itemsize, oracle.uses_rng),
+                     f"{_validate.count(n_runs)} run(s) of {_validate.count(steps)} steps recording "
+                     f"{_validate.count(_record_count(record, steps))} of them")
     if run_ids is None:
         ids = np.arange(n_runs, dtype=np.int64).reshape(runs)
     else:
         ids = _validate.array("run_ids", run_ids)
         if not np.issubdtype(ids.dtype, np.integer) or (ids.size and ids.min() < 0):
             raise ValueError(f"run_ids must be integers >= 0, got {_validate.show(ids)}")
+        if ids.size and int(ids.max()) > np.iinfo(np.int64).max:  # uint64 would wrap negative
+            raise ValueError(f"run_ids must be <= 2**63 - 1, got {_validate.show(int(ids.max()))}")
         if ids.shape != runs:
             raise ValueError(f"run_ids must have the runs shape {runs}, got {ids.shape}")
         ids = ids.astype(np.int64)
     root = _validate.seed("seed", seed)
     if steps > MAX_STEPS:
         raise ValueError(f"steps must be <= {MAX_STEPS:,} (one call's limit), got {_validate.show(steps)}")
-    _validate.memory("x0" if n_runs > 1 else "steps",
-                     _memory_estimate(_record_count(record, steps), n_runs, problem.dim,
-                                      dtype.itemsize, oracle.uses_rng),
-                     f"{n_runs:,} run(s) of {steps:,} steps recording "
-                     f"{_record_count(record, steps):,} of them")
     recorded = _record_steps(record, steps)
     observe = dict(observe or {})
     for name, function in observe.items():
@@ -247,10 +252,7 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     elif checkpoint_every is not None:
         raise ValueError("checkpoint_every needs checkpoint=PATH")
     if resume is not None:
-        if not isinstance(resume, (str, os.PathLike)) or isinstance(resume, bytes):
-            raise TypeError(f"resume must be a path to a checkpoint, got {_validate.show(resume)}")
-        if not os.path.isfile(resume):
-            raise ValueError(f"resume {os.fspath(resume)!r} is not an existing checkpoint file")
+        resume = _validate.readable_file("resume", resume)
 
     rngs = run_generators(root, ids) if oracle.uses_rng else []
     carry = oracle.start(problem, runs, problem.dim, dtype)
@@ -268,6 +270,8 @@ def run(problem: Any, optimizer: Any, x0: Any, steps: int, noise: Any = None, se
     state = optimizer.init(params)
     step = 0
     signature = {"fingerprint": fingerprint}
+    for path in {os.fspath(p) for p in (checkpoint, resume) if p is not None}:
+        _io.remove_orphans(path)  # a killed writer's temporaries, also when nothing is saved
     if resume is not None:
         try:
             saved, streams = _statefile.read(

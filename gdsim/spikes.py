@@ -95,6 +95,8 @@ def baseline(values: Any, window: int | None = None) -> np.ndarray:
         window = _validate.integer("window", window, minimum=1)
     if v.size == 0:
         return v.copy()
+    if window is not None:
+        window = min(window, v.size)  # a longer window sees the same T - 1 earlier values
     finite = np.where(np.isfinite(v), v, np.inf)
     # prior[t] holds v_{t-1}: the baseline of epoch t only looks strictly backwards
     prior = np.concatenate([[np.inf], finite[:-1]])

@@ -311,7 +311,10 @@ class Quadratic(Surface):
                                  f"condition_number={condition_number!r}, lambda_max={lambda_max!r}")
             lam = _validate.array("eigenvalues", eigenvalues, dtype=np.float64, ndim=1)
             if np.any(lam <= 0):
-                raise ValueError(f"eigenvalues must all be > 0 (a bowl), got {lam.tolist()}")
+                raise ValueError(f"eigenvalues must all be > 0 (a bowl), got {_validate.show(lam.tolist())}")
+            # its d x d Hessian and rotation, as _dim checks for dim=
+            _validate.memory("eigenvalues", 4 * 8 * lam.size * lam.size,
+                             f"a {_validate.count(lam.size)}-dimensional surface")
             params: dict[str, Any] = {"eigenvalues": tuple(float(v) for v in lam)}
         else:
             dim = _dim(2 if dim is None else dim, minimum=1, square=True)
@@ -941,7 +944,7 @@ def _dim(value: Any, minimum: int, square: bool = False) -> int:
     """A surface's dimension: an integer >= ``minimum`` whose arrays fit in memory (a
     quadratic holds d x d matrices, the others a few length-d vectors)."""
     dim = _validate.integer("dim", value, minimum=minimum)
-    _validate.memory("dim", 4 * 8 * (dim * dim if square else dim), f"a {dim}-dimensional surface")
+    _validate.memory("dim", 4 * 8 * (dim * dim if square else dim), f"a {_validate.count(dim)}-dimensional surface")
     return dim
 
 

@@ -22,5 +22,12 @@ def pytest_terminal_summary(terminalreporter):
     if fuzz_counter.get("sweep"):
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(fuzz_counter["sweep_outcomes"].items()))
         terminalreporter.write_line(
-            f"fuzz sweep: {fuzz_counter['sweep']} cases in {fuzz_counter['sweep_seconds']:.0f} s: "
+            f"fuzz sweep: {fuzz_counter['sweep']} cases over {fuzz_counter['sweep_entries']} entry "
+            f"points in {fuzz_counter['sweep_seconds']:.0f} s: "
             f"{outcomes}")
+    for line in fuzz_counter.get("kills", []):
+        terminalreporter.write_line(f"kill test: {line}")
+    if fuzz_counter.get("cli"):
+        total, outcomes, commands = fuzz_counter["cli"]
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        terminalreporter.write_line(f"cli fuzz: {total} invocations over {commands} commands: {shown}")

@@ -11,11 +11,34 @@ in float32, wrong shapes and dtypes) and random draws around each kind's edges.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
+import signal
 
 import numpy as np
+
+
+class Hang(BaseException):
+    """Raised by :func:`time_limit`'s alarm. Not an Exception (and not TimeoutError, an
+    OSError): no ``except`` in the code under test can swallow it and pass a hang off as an
+    error message."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Raise :class:`Hang` in the block if it runs longer than ``seconds`` (SIGALRM)."""
+    def alarm(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class _Object:
@@ -84,8 +107,48 @@ def _integer(v) -> bool:
 
 
 class Kind:
-    def __init__(self, name, valid):
-        self.name, self.valid = name, valid
+    """What an argument accepts. ``valid(value)`` is the rule; ``cheap(value)`` says whether
+    a valid value is quick to run (a valid ``epochs=10**6`` is no bad input, only a long run:
+    it is not called); ``paths`` marks a file-path argument, fuzzed with hostile paths."""
+
+    def __init__(self, name, valid, cheap=lambda value: True, paths=False):
+        self.name, self._valid, self._cheap, self.paths = name, valid, cheap, paths
+
+    def valid(self, value) -> bool:
+        """The rule; a value the rule cannot even judge (an array where a scalar is
+        compared) is invalid, so gdsim must refuse it -- the strict side."""
+        try:
+            return bool(self._valid(value))
+        except Exception:  # noqa: BLE001
+            return False
+
+    def cheap(self, value) -> bool:
+        try:
+            return bool(self._cheap(value))
+        except Exception:  # noqa: BLE001
+            return True
+
+
+def real_array(rank_ok=lambda shape: True, dtype=np.float64, element=lambda a: True,
+               finite=True, allow_empty=False):
+    """An array argument: real (bool/int/float) values, finite in ``dtype`` (or any floats
+    when ``finite`` is False), non-empty unless ``allow_empty``, a shape ``rank_ok`` accepts
+    and values ``element(float64 array)`` accepts. Fuzzed with :data:`ARRAYS` as well."""
+    def valid(v):
+        if isinstance(v, (str, bytes, bytearray, type)) or v is None:
+            return False
+        try:
+            a = np.asarray(v)
+        except (ValueError, TypeError, OverflowError):
+            return False
+        if a.dtype.kind not in "biuf" or (a.size == 0 and not allow_empty) or not rank_ok(a.shape):
+            return False
+        with np.errstate(all="ignore"):
+            f = a.astype(np.float64)
+            if finite and not np.all(np.abs(f) <= np.finfo(dtype).max):
+                return False
+            return bool(element(f))
+    return Kind("array", valid)
 
 
 F32 = float(np.finfo(np.float32).max)
@@ -100,8 +163,10 @@ BOOL = Kind("bool", lambda v: isinstance(v, (bool, np.bool_)))
 NONE = Kind("refuse everything", lambda v: False)
 
 
-def int_at_least(low, high=10**6):
-    return Kind(f"integer in [{low}, {high}]", lambda v: _integer(v) and low <= int(v) <= high)
+def int_at_least(low, high=10**6, cheap_up_to=None):
+    """An integer in [low, high]; valid ones above ``cheap_up_to`` are not run (long runs)."""
+    return Kind(f"integer in [{low}, {high}]", lambda v: _integer(v) and low <= int(v) <= high,
+                (lambda v: True) if cheap_up_to is None else (lambda v: int(v) <= cheap_up_to))
 
 
 def hyper(kind):
@@ -121,7 +186,24 @@ def hyper(kind):
 
 
 def or_none(kind):
-    return Kind(f"{kind.name} or None", lambda v: v is None or kind.valid(v))
+    return Kind(f"{kind.name} or None", lambda v: v is None or kind.valid(v),
+                lambda v: v is None or kind.cheap(v), kind.paths)
+
+
+def either(*kinds):
+    """Valid when any of ``kinds`` accepts the value."""
+    return Kind(" or ".join(k.name for k in kinds), lambda v: any(k.valid(v) for k in kinds),
+                lambda v: all(k.cheap(v) for k in kinds if k.valid(v)), any(k.paths for k in kinds))
+
+
+def where(kind, extra, name=None):
+    """``kind`` narrowed by the predicate ``extra``."""
+    return Kind(name or kind.name, lambda v: kind.valid(v) and extra(v), kind.cheap, kind.paths)
+
+
+CALLABLE = Kind("a function", callable)
+STRING = Kind("a non-empty string", lambda v: isinstance(v, str) and v != "")
+PATH_REFUSED = Kind("no path: refuse every value", lambda v: False, paths=True)
 
 
 def choice(*options):

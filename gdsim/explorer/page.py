@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import gdsim
-from gdsim import _io
+from gdsim import _io, _validate
 from gdsim.explorer import grid as grid_module
 from gdsim.explorer.encode import encode_float32
 
@@ -33,11 +33,14 @@ def select_presets(names: Sequence[str] | None) -> list[grid_module.Preset]:
 
     An unknown name raises ValueError naming ``--surface`` and listing the choices."""
     every = grid_module.presets()
+    if names is None:
+        return every
+    names = _validate.sequence("names", names, "surface names")
     if not names:
         return every
     choices = sorted({p.family for p in every} | {p.key for p in every})
     for name in names:
-        if name not in choices:
+        if not isinstance(name, str) or name not in choices:
             raise ValueError(f"--surface must be one of {', '.join(choices)} (comma-separated), "
                              f"got {name!r}")
     return [p for p in every if p.key in names or p.family in names]
@@ -133,14 +136,10 @@ def render(data: dict[str, Any]) -> str:
 def write(out: str | os.PathLike, surfaces: Sequence[str] | None = None, quick: bool = False,
           progress: Callable[[str], None] = lambda line: None) -> Path:
     """Compute, assemble and atomically write the explorer to ``out``; returns the path."""
-    path = Path(out)
-    if path.is_dir():
-        raise ValueError(f"--out {os.fspath(out)!r} is a folder; give a file name such as "
-                         f"{os.fspath(path / 'explorer.html')!r}")
-    if not path.parent.is_dir():
-        raise ValueError(f"--out {os.fspath(out)!r}: the folder {os.fspath(path.parent)!r} "
-                         f"does not exist")
-    chosen = select_presets(surfaces)
+    # before the minutes of work: a blank name, a folder, a missing or read-only folder
+    path = Path(_validate.writable_file("out", out))
+    quick = _validate.boolean("quick", quick)
+    chosen = select_presets(None if surfaces is None else _validate.sequence("surfaces", surfaces, "surface names"))
     html = render(build_data(chosen, quick=quick, progress=progress)).encode("utf-8")
     if len(html) >= MAX_BYTES:
         raise ValueError(f"the explorer would be {len(html) / 1e6:.1f} MB, over the "

@@ -3,7 +3,8 @@ the argument and what was expected)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import numbers
+from typing import Any
 
 import numpy as np
 
@@ -17,22 +18,27 @@ def normalize_data_format(value: str | None) -> str:
     return _validate.choice("data_format", value, ["channels_last", "channels_first"])
 
 
+def _listed(value: Any) -> Any:
+    """A 1-d integer array as a list (``input_shape=np.array([28, 28])``); anything else as
+    given, for the checks to judge (a 0-d array, bytes or a bytearray is no shape)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return value.tolist()
+    return value
+
+
 def shape_tuple(name: str, value: Any, *, allow_none: bool = True) -> tuple[int, ...] | None:
     """A tuple of positive ints (an int ``n`` means ``(n,)``); ``None`` passes when allowed."""
     if value is None and allow_none:
         return None
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value,)
-    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
-        raise TypeError(f"{name} must be a tuple of positive integers, got {_validate.show(value)}")
-    return tuple(_validate.integer(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
+    return _validate.shape_tuple(name, _listed(value))
 
 
 def pair(name: str, value: Any) -> tuple[int, int]:
     """An int or a pair of positive ints (Keras's ``standardize_tuple``)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    value = _listed(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
         value = (value, value)
-    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)) or len(value) != 2:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise TypeError(f"{name} must be a positive int or a pair of positive ints, got {_validate.show(value)}")
     return (_validate.integer(f"{name}[0]", value[0], minimum=1),
             _validate.integer(f"{name}[1]", value[1], minimum=1))
@@ -49,7 +55,10 @@ def noise_shape(value: Any) -> tuple[int | None, ...] | None:
     """Dropout's ``noise_shape``: ``None`` or a tuple of positive ints and ``None``s."""
     if value is None:
         return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+    value = _listed(value)
+    if not isinstance(value, (list, tuple)):  # not a str, bytes, bytearray or 0-d array
         raise TypeError(f"noise_shape must be a tuple of ints or None, got {_validate.show(value)}")
+    if not value:
+        raise ValueError("noise_shape must have the batch axis and the sample axes, got ()")
     return tuple(None if d is None else _validate.integer(f"noise_shape[{i}]", d, minimum=1)
                  for i, d in enumerate(value))

@@ -253,9 +253,10 @@ _BY_NAME: dict[str, Callable[[], Initializer]] = {
 }
 
 
-def get(identifier: str | Initializer) -> Initializer:
+def get(identifier: str | Initializer, name: str = "initializer") -> Initializer:
     """An initializer from its Keras name (``"glorot_uniform"``, ``"zeros"``, ``"ones"``,
-    ``"he_normal"``, ...) or an :class:`Initializer` instance (returned as is)."""
+    ``"he_normal"``, ...) or an :class:`Initializer` instance (returned as is). ``name`` is
+    the argument an error names (a layer's ``kernel_initializer``)."""
     if isinstance(identifier, Initializer):
         return identifier
-    return _BY_NAME[_validate.choice("initializer", identifier, _BY_NAME)]()
+    return _BY_NAME[_validate.choice(name, identifier, _BY_NAME)]()

@@ -76,6 +76,8 @@ class Loss:
     name = "loss"
     #: whether y_true/y_pred go through squeeze_or_expand_to_same_rank (LossFunctionWrapper)
     _match_rank = True
+    #: whether y_true must then broadcast onto y_pred (not for integer labels, one per sample)
+    _targets_like_pred = True
 
     # -- subclass hooks -----------------------------------------------------------------
     def _values(self, t: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -95,6 +97,15 @@ class Loss:
         p = original
         if self._match_rank:
             t, p = squeeze_or_expand_to_same_rank(t, p)
+        if self._targets_like_pred:
+            try:
+                fits = np.broadcast_shapes(t.shape, p.shape) == p.shape
+            except ValueError:
+                fits = False
+            if not fits:  # y_true must broadcast onto y_pred: the gradient has y_pred's shape
+                raise ValueError(f"y_true and y_pred must have the same shape (or y_true one that "
+                                 f"broadcasts to y_pred's) for {self.name}, got y_true "
+                                 f"{np.shape(y_true)} and y_pred {original.shape}")
         return t, p, original
 
     def per_sample(self, y_true: Any, y_pred: Any) -> np.ndarray:
@@ -265,6 +276,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     :class:`CategoricalCrossentropy` (same clip, same gradient)."""
 
     name = "sparse_categorical_crossentropy"
+    _targets_like_pred = False  # labels (N,) against probabilities (N, classes): checked below
 
     def __init__(self, from_logits: bool = False, clip: bool = True):
         super().__init__(from_logits=from_logits, clip=clip)

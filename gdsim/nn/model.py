@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from gdsim import _overflow, _validate
+from gdsim import _io, _overflow, _validate
 from gdsim import optim
 from gdsim.nn import losses as losses_module
 from gdsim.nn import blas
@@ -49,6 +49,13 @@ ENGINES = ("fast", "reference")
 
 class DivergenceWarning(RuntimeWarning):
     """Training left the finite range (the loss became inf or NaN)."""
+
+
+def _verbosity(verbose: Any) -> int:
+    """Keras's ``verbose``: "auto" (1) or an integer >= 0 (0 silent, 1 a bar, 2 a line)."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    return _validate.integer("verbose", verbose, minimum=0)
 
 
 def _shuffle_mode(shuffle: Any) -> str:
@@ -319,7 +326,7 @@ class Sequential:
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         epochs = _validate.integer("epochs", epochs, minimum=0)
         initial_epoch = _validate.integer("initial_epoch", initial_epoch, minimum=0)
-        verbose = 1 if verbose == "auto" else _validate.integer("verbose", verbose, minimum=0)
+        verbose = _verbosity(verbose)
         mode = _shuffle_mode(shuffle)
         seed = self.seed if seed is None else _validate.integer("seed", seed, minimum=0,
                                                                 maximum=2**128 - 1)
@@ -370,6 +377,10 @@ class Sequential:
         self.stop_training = False
         for callback in callback_list:
             callback.on_train_begin()
+        if checkpoint is not None:
+            # temporaries a killed writer left beside the checkpoint go now, not at the next
+            # save: a resumed run that has nothing left to train saves nothing
+            _io.remove_orphans(checkpoint)
         if resume and os.path.exists(checkpoint):
             initial_epoch = checkpoint_module.load(checkpoint, self, order, history)
         with self._numerics():
@@ -436,6 +447,8 @@ class Sequential:
         self._require_compiled("evaluate")
         _validate.choice("engine", engine, ENGINES)
         batch_statistics = _validate.boolean("batch_statistics", batch_statistics)
+        verbose = _verbosity(verbose)
+        return_dict = _validate.boolean("return_dict", return_dict)
         x, y = self._prepare_xy(x, y)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
         with self._numerics():
@@ -452,6 +465,7 @@ class Sequential:
 
         ``batch_statistics`` and ``engine`` as in :meth:`evaluate`."""
         _validate.choice("engine", engine, ENGINES)
+        _verbosity(verbose)  # checked as Keras's; predict prints nothing either way
         batch_statistics = _validate.boolean("batch_statistics", batch_statistics)
         x = self._prepare_x(x)
         batch_size = 32 if batch_size is None else _validate.integer("batch_size", batch_size, minimum=1)
@@ -512,6 +526,7 @@ class Sequential:
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
         """The output for ``x`` in one pass (the reference layers, nothing else)."""
+        training = _validate.boolean("training", training)
         x = self._prepare_x(x)
         if not self.built:
             self.build(x.shape[1:])

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from gdsim import _validate
 from gdsim.optim import torch_form
 from gdsim.optim.hyper import Hyper
 from gdsim.optim.pipeline import Optimizer
@@ -39,6 +40,9 @@ def _nonzero(h: Any) -> bool:
 
 def to_torch(optimizer: Optimizer) -> torch_form.TorchOptimizer:
     """The PyTorch form with the same iterates as the Keras-form ``optimizer``."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a gdsim.optim optimizer (Keras form), got "
+                        f"{_validate.show(optimizer)}")
     if type(optimizer) is not SGD:
         raise ValueError(f"{type(optimizer).__name__} has no exact PyTorch form: "
                          + _WHY.get(type(optimizer).__name__, "only SGD translates exactly"))
@@ -54,6 +58,9 @@ def to_torch(optimizer: Optimizer) -> torch_form.TorchOptimizer:
 
 def to_keras(optimizer: torch_form.TorchOptimizer) -> Optimizer:
     """The Keras form with the same iterates as the PyTorch-form ``optimizer``."""
+    if not isinstance(optimizer, torch_form.TorchOptimizer):
+        raise TypeError(f"optimizer must be a gdsim.optim.torch_form optimizer, got "
+                        f"{_validate.show(optimizer)}")
     if type(optimizer) is not torch_form.SGD:
         raise ValueError(f"torch_form.{type(optimizer).__name__} has no exact Keras form: "
                          + _WHY.get(type(optimizer).__name__, "only SGD translates exactly"))

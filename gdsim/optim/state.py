@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from gdsim import _io
+from gdsim import _io, _validate
 
 __all__ = ["OptState"]
 
@@ -66,13 +66,13 @@ class OptState:
     def save(self, path: str | os.PathLike) -> None:
         """Write the state to ``path`` (.npz, no pickle) atomically: a reader sees the old
         file or the new one, never a torn write."""
-        _io.save_npz(path, self.to_arrays())
+        _io.save_npz(_validate.writable_file("path", path), self.to_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "OptState":
         """Read a state written by :meth:`save`; a truncated, corrupt or foreign file raises
         ``ValueError`` naming ``path``."""
-        arrays = _io.load_npz(path)
+        arrays = _io.load_npz(_validate.readable_file("path", path))
         try:
             return cls.from_arrays(arrays)
         except ValueError as exc:

@@ -39,7 +39,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.polynomial import chebyshev
 
-from gdsim import curvature, optim
+from gdsim import _validate, curvature, optim
 from gdsim.studies.cnn.data import real_fake_images
 from gdsim.studies.cnn.model import seed_cnn
 from gdsim.nn.callbacks import Callback
@@ -89,8 +89,16 @@ class EosRun:
         return out
 
 
+#: The highest Chebyshev degree :func:`chebyshev_data` makes.
+MAX_DEGREE = 10_000
+
+
 def chebyshev_data(points: int = 20, degree: int = 6) -> tuple[np.ndarray, np.ndarray]:
     """``x (points, 1)`` equispaced in [-1, 1] and ``y = T_degree(x)`` of shape ``(points, 1)``."""
+    points = _validate.integer("points", points, minimum=1)
+    _validate.memory("points", 32 * points, f"{_validate.count(points)} points")
+    # Clenshaw's recurrence costs points x degree: a degree past this is no teaching example
+    degree = _validate.integer("degree", degree, minimum=0, maximum=MAX_DEGREE)
     x = np.linspace(-1.0, 1.0, points)
     y = chebyshev.chebval(x, [0.0] * degree + [1.0])
     return x[:, None], y[:, None]

@@ -90,6 +90,13 @@ class Layer:
     def _build(self, input_shape: tuple[int, ...], rng: np.random.Generator | None) -> None:
         """Subclasses create their weights here (``self.dtype`` is already set)."""
 
+    def _check_weights_fit(self, count: int, what: str) -> None:
+        """Refuse, before allocating, weights that cannot fit: each weight is held ~4 times
+        in training (the weight, its gradient, two optimizer slots)."""
+        _validate.memory("input_shape", 4 * int(count) * self.dtype.itemsize,
+                         f"layer {self.name!r} ({type(self).__name__}) with {_validate.count(count)} "
+                         f"weights ({what})")
+
     def _require_rng(self, rng: np.random.Generator | None) -> np.random.Generator:
         if rng is None:
             raise TypeError(f"layer {self.name!r} ({type(self).__name__}) draws random initial "

@@ -49,8 +49,8 @@ class Conv2D(Layer):
         self.data_format = normalize_data_format(data_format)
         self.activation = _activations.get(activation)
         self.use_bias = _validate.boolean("use_bias", use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
+        self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = _initializers.get(bias_initializer, "bias_initializer")
         if not self.use_bias:
             self._trainable_names = ("kernel",)
 
@@ -69,6 +69,9 @@ class Conv2D(Layer):
         #: the window geometry of the built input shape (:class:`gdsim.nn.ops.ConvGeometry`)
         self.geometry = self._geometry(input_shape)
         kh, kw = self.kernel_size
+        self._check_weights_fit(kh * kw * self.geometry.channels * self.filters,
+                                f"{kh}x{kw} kernels, {_validate.count(self.geometry.channels)} "
+                                f"channels, {_validate.count(self.filters)} filters")
         self.kernel = self.kernel_initializer((kh, kw, self.geometry.channels, self.filters),
                                               self.dtype, rng)
         if self.use_bias:

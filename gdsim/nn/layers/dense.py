@@ -30,8 +30,8 @@ class Dense(Layer):
         self.units = _validate.integer("units", units, minimum=1)
         self.activation = _activations.get(activation)
         self.use_bias = _validate.boolean("use_bias", use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
+        self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = _initializers.get(bias_initializer, "bias_initializer")
         if not self.use_bias:
             self._trainable_names = ("kernel",)
 
@@ -39,6 +39,8 @@ class Dense(Layer):
         if len(input_shape) < 1:
             raise ValueError(f"Dense layer {self.name!r} needs inputs of rank >= 2 (batch, ..., "
                              f"features), got input_shape {input_shape}")
+        self._check_weights_fit(input_shape[-1] * self.units,
+                                f"{_validate.count(input_shape[-1])} inputs x {_validate.count(self.units)} units")
         self.kernel = self.kernel_initializer((input_shape[-1], self.units), self.dtype, rng)
         if self.use_bias:
             self.bias = self.bias_initializer((self.units,), self.dtype, rng)

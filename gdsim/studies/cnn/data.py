@@ -23,7 +23,7 @@ import numpy as np
 
 from gdsim import _validate, datasets
 
-__all__ = ["real_fake_images", "make_data", "GENUINE", "FAKE"]
+__all__ = ["real_fake_images", "make_data", "check_size", "GENUINE", "FAKE"]
 
 #: Column of the one-hot label for each class in ``real_fake_images``.
 GENUINE, FAKE = 0, 1
@@ -198,6 +198,23 @@ def _apply_artifacts(z: np.ndarray, rng: np.random.Generator, strength: float) -
     return z
 
 
+def check_size(n: Any, size: Any = 32, channels: Any = 3, name: str = "n") -> tuple[int, int, int]:
+    """``(n, size, channels)`` checked, and refused up front (with the estimate and the limit)
+    if the images would not fit in memory: the float32 images and ~4 float64 working copies
+    while they are made, ``36 * n * size**2 * channels`` bytes. ``name`` is what the error
+    calls ``n`` (the CLI says ``--n``); callers that write files check before creating any."""
+    n = _validate.integer(name, n, minimum=2)
+    size = _validate.integer("size", size, minimum=8)
+    if size % 2:
+        raise ValueError(f"size must be even (fakes are upsampled by 2), got {size}")
+    channels = _validate.integer("channels", channels, minimum=1)
+    _validate.memory("size and channels", 36 * size * size * channels,
+                     f"one {_validate.count(size)}x{_validate.count(size)}x{_validate.count(channels)} image")
+    _validate.memory(name, 36 * n * size * size * channels,
+                     f"{_validate.count(n)} images of {size}x{size}x{channels}")
+    return n, size, channels
+
+
 def real_fake_images(n: int = 8000, size: int = 32, channels: int = 3, seed: Any = 0,
                      difficulty: float = 0.5, data_format: str = "channels_last",
                      dtype: Any = "float32") -> tuple[np.ndarray, np.ndarray]:
@@ -244,14 +261,7 @@ def real_fake_images(n: int = 8000, size: int = 32, channels: int = 3, seed: Any
     itself is not advanced); ``None`` draws fresh OS entropy (not reproducible).
     Fully vectorized (8000 32x32x3 images peak at about 0.6 GB of memory).
     """
-    n = _validate.integer("n", n, minimum=2)
-    size = _validate.integer("size", size, minimum=8)
-    if size % 2:
-        raise ValueError(f"size must be even (fakes are upsampled by 2), got {size}")
-    channels = _validate.integer("channels", channels, minimum=1)
-    # the float32 images and ~4 float64 working copies while they are made
-    _validate.memory("n", 36 * n * size * size * channels,
-                     f"{n:,} images of {size}x{size}x{channels}")
+    n, size, channels = check_size(n, size, channels)
     root = _validate.seed("seed", seed)
     difficulty = _validate.in_range("difficulty", difficulty, 0.0, 1.0, high_open=False)
     data_format = _validate.choice("data_format", data_format, ("channels_last", "channels_first"))

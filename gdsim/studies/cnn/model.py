@@ -32,6 +32,13 @@ def seed_cnn(height: int = 32, width: int = 32, depth: int = 3, classes: int = 2
     """
     for name, value in (("height", height), ("width", width), ("depth", depth)):
         _validate.integer(name, value, minimum=4 if name != "depth" else 1)
+    # the weights, before any is drawn: Dense(64) on the flattened 32 channels of a quarter
+    # of the image, the first 3x3 convolution over depth channels (x4 in training: the
+    # weight, its gradient, Adam's two slots)
+    weights = (height // 4) * (width // 4) * 32 * 64 + 9 * depth * 16
+    _validate.memory("height, width and depth", 4 * 8 * weights,
+                     f"the seed CNN on {_validate.count(height)}x{_validate.count(width)}x"
+                     f"{_validate.count(depth)} images ({_validate.count(weights)} weights)")
     _validate.integer("classes", classes, minimum=2, maximum=10**6)
     data_format = _validate.choice("data_format", data_format, ["channels_last", "channels_first"])
     first = data_format == "channels_first"

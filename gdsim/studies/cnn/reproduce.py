@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from gdsim import _io, numerics
+from gdsim import _io, _validate, numerics
+from gdsim.studies.cnn.data import check_size
 from gdsim.studies.cnn.seed_run import train_seed_run
 from gdsim.studies.cnn.settings import SEED, SPIKE_RULE, short
 
@@ -81,6 +82,10 @@ def reproduce_cnn(epochs: int = 100, n: int = 8000, json_output: bool = False,
     """
     from gdsim import plots
 
+    # every size is checked before out_dir is created: a refused run leaves nothing behind
+    n = _validate.integer("n", n, minimum=8)
+    check_size(n, size, 3)
+    _validate.integer("epochs", epochs, minimum=1)
     out = Path(_io.ensure_folder("out_dir", out_dir))
     stream = progress if progress is not None else (sys.stderr if json_output else sys.stdout)
     result = train_seed_run(n=n, epochs=epochs, batch_size=SEED["batch_size"], lr=SEED["lr"],

@@ -83,6 +83,9 @@ def train_seed_run(n: int = 8000, epochs: int = 100, batch_size: int = 32, lr: f
     size = _validate.integer("size", size, minimum=8)
     seed = _validate.integer("seed", seed, minimum=0)
     decay = _validate.boolean("decay", decay)
+    dropout = _validate.boolean("dropout", dropout)
+    if history_path is not None:  # before the first epoch, not after it
+        history_path = _validate.writable_file("history_path", history_path)
     settings = {"n": n, "size": size, "channels": 3, "epochs": epochs, "batch_size": batch_size,
                 "lr": lr, "decay": (lr / epochs) if decay else None, "difficulty": difficulty,
                 "seed": seed, "dropout": bool(dropout), "bn_momentum": bn_momentum,

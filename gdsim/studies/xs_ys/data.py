@@ -22,6 +22,6 @@ def seed_regression(n: int = 20, dtype: Any = "float32") -> tuple[np.ndarray, np
     n = _validate.integer("n", n, minimum=1)
     dtype = _validate.float_dtype("dtype", dtype)
     # xs, ys and the few copies a fit makes (batches, predictions, gradients)
-    _validate.memory("n", 8 * n * dtype.itemsize, f"{n:,} samples")
+    _validate.memory("n", 8 * n * dtype.itemsize, f"{_validate.count(n)} samples")
     xs = np.arange(1, n + 1, dtype=dtype)
     return xs, xs / dtype.type(2)

@@ -173,8 +173,10 @@ def final_quantity(n: int, optimizer_name: str, which: str, epochs: int = 500,
     which = _validate.choice("which", which, ["loss", "predict"])
     epochs = _validate.integer("epochs", epochs, minimum=1)
     n = _validate.integer("n", n, minimum=1)
-    _validate.memory("n", 64 * n, f"a regression on {n:,} samples")
+    _validate.memory("n", 64 * n, f"a regression on {_validate.count(n)} samples")
     problem = LinearRegression.seed(n)
+    optim.get(optimizer_name)  # checked now, not at the first call of the function returned
+    dtype = _validate.float_dtype("dtype", dtype)
 
     def quantity(kernels: np.ndarray) -> np.ndarray:
         kernels = np.atleast_1d(np.asarray(kernels, dtype=float))

@@ -62,6 +62,7 @@ def max_converging_n(lr: Any, n_max: int = 10_000) -> int:
     converge). lambda_max grows like 2n^2/3, so the answer shrinks like sqrt(3/lr)."""
     lr = _validate.positive("lr", lr)
     n_max = _validate.integer("n_max", n_max, minimum=1)
+    _validate.memory("n_max", 96 * n_max, f"a search over {_validate.count(n_max)} values of n")
     n = np.arange(1, n_max + 1, dtype=np.float64)
     m1 = (n + 1) / 2                       # mean of 1..n
     m2 = (n + 1) * (2 * n + 1) / 6         # mean of squares of 1..n
