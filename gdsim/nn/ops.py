@@ -186,8 +186,8 @@ def add_in_order(parts: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def batch_channel_sums(a: np.ndarray, parts: Sequence[slice]) -> np.ndarray:
-    """Per-channel sums of a sample-major ``(m, C)`` matrix of ``len`` batch ``parts``: each
-    part's :func:`channel_sums`, added in order."""
+    """Per-channel sums of a sample-major ``(m, C)`` matrix over the batch ``parts``
+    (:func:`batch_parts`): each part's :func:`channel_sums`, added in order."""
     per_sample = a.shape[0] // max(parts[-1].stop, 1)
     return add_in_order([channel_sums(a[part_rows(p, per_sample)]) for p in parts])
 

@@ -379,13 +379,11 @@ class Lanes:
             out = self.shared["out"][:n]
             out[:half] = mine
             receive(worker.conn, ("forwarded",))
-        except BrokenPipeError:
+        except BaseException as error:
             self.fail(saved)
             _turn.release()
-            raise LaneError(_ENDED) from None
-        except BaseException:
-            self.fail(saved)
-            _turn.release()
+            if isinstance(error, BrokenPipeError):
+                raise LaneError(_ENDED) from None
             raise
         if training:
             self._saved = saved  # the turn is kept until the backward pass (or abandon)
@@ -404,11 +402,10 @@ class Lanes:
             worker.conn.send(("backward",))
             run_backward(self.kernels, g[:half])
             receive(worker.conn, ("backwarded",))
-        except BrokenPipeError:
+        except BaseException as error:
             self.fail(self._saved)
-            raise LaneError(_ENDED) from None
-        except BaseException:
-            self.fail(self._saved)
+            if isinstance(error, BrokenPipeError):
+                raise LaneError(_ENDED) from None
             raise
         finally:
             _turn.release()
