@@ -212,16 +212,10 @@ def _report(name, killer):
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
-def test_fit_killed_at_random_points_resumes_bit_identically_and_leaves_nothing(tmp_path):
-    killer = _kill_and_resume(tmp_path, FIT_CHILD, FIT_KILLS, "fit")
-    assert killer.kills == FIT_KILLS
+@pytest.mark.parametrize("name, child, kills", [("fit", FIT_CHILD, FIT_KILLS),
+                                                ("simulate.run", SIMULATE_CHILD, SIMULATE_KILLS)])
+def test_killed_at_random_points_resumes_bit_identically_and_leaves_nothing(tmp_path, name, child, kills):
+    killer = _kill_and_resume(tmp_path, child, kills, name)
+    assert killer.kills == kills
     assert killer.during_save >= 1, f"no kill hit a save (kill seed {SEED}): {killer.log}"
-    _report("fit", killer)
-
-
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
-def test_simulate_killed_at_random_points_resumes_bit_identically_and_leaves_nothing(tmp_path):
-    killer = _kill_and_resume(tmp_path, SIMULATE_CHILD, SIMULATE_KILLS, "simulate.run")
-    assert killer.kills == SIMULATE_KILLS
-    assert killer.during_save >= 1, f"no kill hit a save (kill seed {SEED}): {killer.log}"
-    _report("simulate.run", killer)
+    _report(name, killer)

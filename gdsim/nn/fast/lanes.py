@@ -257,14 +257,15 @@ class _Worker:
         self.conn.send(message)
         socket.send_fds(self.socket, [b"f"], [fd])
 
-    def stop(self) -> None:
-        try:
-            self.conn.send(("stop",))
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+    def stop(self, kill: bool = False) -> None:
+        """End the process: asked to stop (killed if it does not within 5 s), or killed."""
+        if not kill:
+            try:
+                self.conn.send(("stop",))
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                kill = True
+        if kill:
             self.process.kill()
             self.process.wait()
         self.conn.close()
@@ -287,21 +288,12 @@ def _get_worker() -> _Worker:
     return _worker
 
 
-def _kill_worker() -> None:
-    global _worker
-    if _worker is not None and _worker_pid == os.getpid():
-        _worker.process.kill()
-        _worker.process.wait()
-        _worker.conn.close()
-        _worker.socket.close()
-    _worker = None
-
-
 @atexit.register
-def _stop_worker() -> None:
+def _stop_worker(kill: bool = False) -> None:
+    """The worker of this process, if any, ended (:meth:`_Worker.stop`)."""
     global _worker
     if _worker is not None and _worker_pid == os.getpid():
-        _worker.stop()
+        _worker.stop(kill)
     _worker = None
 
 
@@ -313,12 +305,15 @@ class Lanes:
         self.kernels: list[Kernel] = []
         self.shared: SharedArrays | None = None
         self.batch = 0
+        first = layers[0].compute_output_shape(tuple(layers[0].build_input_shape))
+        self._values_per_sample = int(np.prod(first))  # of the first layer's output
+        self._cores = cores()
+        self._step_worker: _Worker | None = None  # the worker of the step in flight
 
     def serves(self, shape: tuple[int, ...]) -> bool:
         """Whether a batch of ``shape`` runs in two lanes (a speed choice only)."""
         n = shape[0]
-        first = self.layers[0].compute_output_shape(tuple(self.layers[0].build_input_shape))
-        return n >= 2 and n * int(np.prod(first)) >= MIN_VALUES and cores() >= 2
+        return n >= 2 and n * self._values_per_sample >= MIN_VALUES and self._cores >= 2
 
     def _ready(self, n: int) -> _Worker:
         """The worker, holding this prefix and shared arrays for batches of ``n``."""
@@ -385,8 +380,8 @@ class Lanes:
             if isinstance(error, BrokenPipeError):
                 raise LaneError(_ENDED) from None
             raise
-        if training:
-            self._saved = saved  # the turn is kept until the backward pass (or abandon)
+        if training:  # the turn is kept until the backward pass (or abandon)
+            self._saved, self._step_worker = saved, worker
         else:
             _turn.release()
         return out
@@ -396,7 +391,7 @@ class Lanes:
         weight gradients of each trainable prefix layer (this lane's plus the worker's)."""
         n = g.shape[0]
         half = (n + 1) // 2
-        worker = _get_worker()
+        worker = self._step_worker  # the one that ran this step's forward (never a new one)
         try:
             np.copyto(self.shared["gout"][half:n], g[half:])
             worker.conn.send(("backward",))
@@ -434,7 +429,7 @@ class Lanes:
         for kernel in self.kernels:
             if isinstance(kernel, DropoutKernel):
                 kernel.lane_mask = None
-        _kill_worker()
+        _stop_worker(kill=True)
         self.kernels, self.batch = [], 0
         if self.shared is not None:
             self.shared.close()
