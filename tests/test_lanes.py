@@ -188,9 +188,9 @@ def test_a_failure_after_the_prefix_gives_up_the_turn(every_batch_in_lanes, monk
     free = []  # asked from another thread: the lock is reentrant for this one
 
     def try_turn():
-        free.append(lanes._turn.acquire(blocking=False))
+        free.append(lanes.turn.acquire(blocking=False))
         if free[-1]:
-            lanes._turn.release()
+            lanes.turn.release()
 
     import threading
     probe = threading.Thread(target=try_turn)

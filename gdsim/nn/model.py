@@ -474,9 +474,8 @@ class Sequential:
         outputs = None
         with self._numerics():
             runner = self._engine(engine)
-            for start in range(0, len(x), batch_size):
+            for start, output in runner.infer_batches(x, batch_size, batch_statistics):
                 # copied out at once: the fast engine may write the same array next batch
-                output = runner.infer(x[start:start + batch_size], batch_statistics)
                 if outputs is None:
                     outputs = np.empty((len(x),) + output.shape[1:], output.dtype)
                 outputs[start:start + len(output)] = output

@@ -19,7 +19,7 @@ computes the same bits with the same :mod:`gdsim.nn.ops` kernels, faster (the te
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -105,6 +105,12 @@ class ReferenceEngine:
     def infer(self, x: np.ndarray, batch_statistics: bool = False) -> np.ndarray:
         return forward(self.model.layers, x, training=False, batch_statistics=batch_statistics)
 
+    def infer_batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool = False
+                      ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, infer(x[start:start + batch_size]))`` for every batch, in order."""
+        for start in range(0, len(x), batch_size):
+            yield start, self.infer(x[start:start + batch_size], batch_statistics)
+
 
 def train_epoch(model: Any, engine: Any, x: np.ndarray, y: np.ndarray, batches: Sequence[Any],
                 epoch: int, callbacks: Sequence[Any], bar: Any) -> dict[str, float]:
@@ -131,12 +137,11 @@ def train_epoch(model: Any, engine: Any, x: np.ndarray, y: np.ndarray, batches: 
 def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int,
              batch_statistics: bool = False, engine: Any = None) -> dict[str, float]:
     """The loss and metrics in inference mode, batch by batch, in Keras's running means;
-    ``engine.infer`` computes each batch's prediction (default: :func:`forward`)."""
+    ``engine.infer_batches`` computes the batches' predictions (default: :func:`forward`)."""
     engine = ReferenceEngine(model) if engine is None else engine
     trackers = MeanTrackers(model)
     logs: dict[str, float] = {}
-    for start in range(0, len(x), batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        prediction = engine.infer(xb, batch_statistics)
+    for start, prediction in engine.infer_batches(x, batch_size, batch_statistics):
+        yb = y[start:start + len(prediction)]
         logs = trackers.update(model.loss(yb, prediction), yb, prediction)
     return logs

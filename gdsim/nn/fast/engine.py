@@ -11,7 +11,8 @@
 - updates every weight with one optimizer call on a flat vector when that gives the same bits
   (:mod:`gdsim.nn.fast.flat_update`);
 - on a machine with two or more cores, runs the leading image layers in two lanes, the
-  second half of each batch in a worker process (:mod:`gdsim.nn.fast.lanes`).
+  second half of each batch in a worker process (:mod:`gdsim.nn.fast.lanes`); in inference
+  that worker takes every second batch whole (:mod:`gdsim.nn.fast.paired_inference`).
 
 A step that fails leaves nothing behind: its background work is waited for and unused dropout
 draws are undone, so a checkpoint resumes bit for bit. The training data must not be changed
@@ -21,12 +22,12 @@ in place during ``fit``: the next batch is read ahead.
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from gdsim.nn import training
-from gdsim.nn.fast import background, flat_update, lanes
+from gdsim.nn.fast import background, flat_update, lanes, paired_inference
 from gdsim.nn.fast.kernels import Kernel, kernel_for
 
 
@@ -42,6 +43,7 @@ class FastEngine:
         self._coming: Future | None = None
         self.prefix = lanes.lane_prefix(self.layers) if self.use_background else 0
         self.lanes = lanes.Lanes(self.layers[:self.prefix]) if self.prefix else None
+        self.paired: paired_inference.PairedInference | None = None
 
     def _in_lanes(self, shape: tuple[int, ...]) -> bool:
         return self.lanes is not None and self.lanes.serves(shape)
@@ -82,13 +84,25 @@ class FastEngine:
         """:func:`gdsim.nn.training.forward` in inference mode, bit for bit. Every intermediate
         output is a temporary the next kernel may overwrite (never ``x`` itself); the result
         may be an array a kernel writes again on the next call."""
-        prediction, temporary, kernels = x, False, self.kernels
         if self._in_lanes(x.shape):
-            prediction, kernels = self.lanes.forward(x, False, batch_statistics), kernels[self.prefix:]
-        for kernel in kernels:
-            prediction = kernel.infer(prediction, temporary, batch_statistics)
-            temporary = kernel.infers_temporary and not np.may_share_memory(prediction, x)
-        return prediction
+            prefix_output = self.lanes.forward(x, False, batch_statistics)
+            return lanes.run_forward(self.kernels[self.prefix:], prefix_output, False, batch_statistics)
+        return lanes.run_forward(self.kernels, x, False, batch_statistics)
+
+    def infer_batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool = False
+                      ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, infer(x[start:start + batch_size]))`` for every batch, in order; with the
+        lanes, every second batch computed by the worker at the same time
+        (:mod:`gdsim.nn.fast.paired_inference`). Each prediction is valid until the next."""
+        if self._in_lanes((batch_size,) + x.shape[1:]) and len(x) > batch_size:
+            if self.paired is None:
+                self.paired = paired_inference.PairedInference(self.layers)
+            yield from self.paired.batches(
+                x, batch_size, batch_statistics,
+                lambda batch: lanes.run_forward(self.kernels, batch, False, batch_statistics))
+            return
+        for start in range(0, len(x), batch_size):
+            yield start, self.infer(x[start:start + batch_size], batch_statistics)
 
     # -- one step --------------------------------------------------------------------------
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

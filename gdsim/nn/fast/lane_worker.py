@@ -4,14 +4,18 @@ Started by :mod:`gdsim.nn.fast.lanes` as ``python -m gdsim.nn.fast.lane_worker F
 end of a socket pair as ``FD``; it inherits the environment, so NumPy and OpenBLAS load with
 the same numerics profile as the process that started it. Messages (pickled tuples):
 
-- ``("init", layers, spec, size)`` + a shared-memory file descriptor: the lane prefix (a
-  pickled copy of its layers) and the shared arrays; answers ``("ready",)``;
+- ``("init", role, layers, spec, size)`` + a shared-memory file descriptor: a pickled copy of
+  the layers of ``role`` -- ``"prefix"``, the lane prefix, or ``"inference"``, a whole model
+  (:mod:`gdsim.nn.fast.paired_inference`) -- and its shared arrays; answers ``("ready",)``;
 - ``("forward", n, training, batch_statistics)``: the prefix forward over the second half of
   a batch of ``n`` from the shared ``x``, its output into the shared ``out``; answers
   ``("forwarded",)``. In the middle of it come ``("sums", ...)`` (BatchNormalization's swap);
   the dropout masks are in the shared ``mask{i}``;
 - ``("backward",)``: the backward pass from the shared ``gout``, the weight gradients into
   the shared ``g*`` arrays; answers ``("backwarded",)``;
+- ``("infer", buffer, n, batch_statistics)``: the whole model's inference forward over the
+  batch of ``n`` in the inference role's shared ``x{buffer}``, into ``prediction{buffer}``;
+  answers ``("inferred",)``;
 - ``("stop",)``, or the other end closing: exit.
 
 An error answers ``("error", message)``; the other process then stops this one.
@@ -25,12 +29,14 @@ import socket
 import sys
 import traceback
 from multiprocessing.connection import Connection
+from typing import Any
 
 import numpy as np
 
 from gdsim import _overflow
 from gdsim.nn import blas
 from gdsim.nn.fast import lanes
+from gdsim.nn.fast.kernels import kernel_for
 from gdsim.nn.layers import Dropout
 
 
@@ -41,16 +47,9 @@ class _Lane:
         self.conn, self.layers, self.shared = conn, layers, shared
         self.kernels = lanes.lane_kernels(layers, conn, shared, 1)
 
-    def _install_weights(self) -> None:
-        # every step: a forward may have rebound an attribute (BatchNormalization's moving
-        # statistics), and the shared arrays hold this step's weights
-        for i, layer in enumerate(self.layers):
-            for name in layer.weight_names:
-                setattr(layer, name, self.shared[f"w{i}.{name}"])
-
     def forward(self, n: int, training: bool, batch_statistics: bool) -> None:
         half = (n + 1) // 2
-        self._install_weights()
+        lanes.install_weights(self.layers, self.shared)
         if training:
             for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
                 if isinstance(layer, Dropout) and layer.draws(True):
@@ -70,9 +69,29 @@ class _Lane:
                     np.copyto(self.shared[f"g{i}.{name}"], grad)
 
 
+class _Inference:
+    """This process's copy of a whole model, for inference batches of its own."""
+
+    def __init__(self, conn: Connection, layers: list, shared: lanes.SharedArrays) -> None:
+        self.layers, self.shared = layers, shared
+        self.kernels = [kernel_for(layer, False) for layer in layers]
+
+    def infer(self, buffer: int, n: int, batch_statistics: bool) -> None:
+        lanes.install_weights(self.layers, self.shared)
+        y = lanes.run_forward(self.kernels, self.shared[f"x{buffer}"][:n], False, batch_statistics)
+        out = self.shared[f"prediction{buffer}"][:n]
+        if y.shape != out.shape or y.dtype != out.dtype:
+            raise ValueError(f"the model's output is {y.dtype}{y.shape[1:]}, its shared array "
+                             f"{out.dtype}{out.shape[1:]}")
+        np.copyto(out, y)
+
+
+_ROLES = {"prefix": _Lane, "inference": _Inference}
+
+
 def serve(sock: socket.socket) -> None:
     conn = Connection(os.dup(sock.fileno()))
-    lane: _Lane | None = None
+    held: dict[str, Any] = {}  # role -> its _Lane or _Inference
     with _overflow.overflow_is_data(), blas.blas_threads(1):
         while True:
             try:
@@ -84,15 +103,20 @@ def serve(sock: socket.socket) -> None:
                     return
                 if message[0] == "init":
                     _, fds, _, _ = socket.recv_fds(sock, 1, 1)
-                    layers = pickle.loads(message[1])
-                    lane = _Lane(conn, layers, lanes.SharedArrays(message[2], fds[0]))
+                    _, role, blob, spec, _ = message
+                    if role in held:
+                        held.pop(role).shared.close()
+                    held[role] = _ROLES[role](conn, pickle.loads(blob), lanes.SharedArrays(spec, fds[0]))
                     conn.send(("ready",))
                 elif message[0] == "forward":
-                    lane.forward(*message[1:])
+                    held["prefix"].forward(*message[1:])
                     conn.send(("forwarded",))
                 elif message[0] == "backward":
-                    lane.backward()
+                    held["prefix"].backward()
                     conn.send(("backwarded",))
+                elif message[0] == "infer":
+                    held["inference"].infer(*message[1:])
+                    conn.send(("inferred",))
                 else:
                     raise ValueError(f"unknown message {message[0]!r}")
             except lanes.LaneError:  # the other process ended: so does this one

@@ -124,10 +124,10 @@ def build_spec(layers: Sequence[Layer], batch: int) -> list[tuple[str, tuple[int
     dtype = layers[0].dtype.str
     half = (batch + 1) // 2
     spec = [("x", (half,) + tuple(layers[0].build_input_shape), dtype)]
+    spec += weight_spec(layers)
     for i, layer in enumerate(layers):
         for name in layer.weight_names:
             value = getattr(layer, name)
-            spec.append((f"w{i}.{name}", value.shape, value.dtype.str))
             spec.append((f"g{i}.{name}", value.shape, value.dtype.str))
         if isinstance(layer, Dropout):
             shape = layer.mask_shape((half,) + tuple(layer.build_input_shape))
@@ -138,6 +138,27 @@ def build_spec(layers: Sequence[Layer], batch: int) -> list[tuple[str, tuple[int
     spec.append(("out", (batch,) + tuple(out_shape), dtype))
     spec.append(("gout", (batch,) + tuple(out_shape), dtype))
     return spec
+
+
+def weight_spec(layers: Sequence[Layer]) -> list[tuple[str, tuple[int, ...], str]]:
+    """The shared arrays ``w{i}.{name}`` holding every weight of ``layers`` (trainable or not)."""
+    return [(f"w{i}.{name}", getattr(layer, name).shape, getattr(layer, name).dtype.str)
+            for i, layer in enumerate(layers) for name in layer.weight_names]
+
+
+def publish_weights(layers: Sequence[Layer], shared: SharedArrays) -> None:
+    """Copy the current weights of ``layers`` into their shared arrays (for the worker)."""
+    for i, layer in enumerate(layers):
+        for name in layer.weight_names:
+            np.copyto(shared[f"w{i}.{name}"], getattr(layer, name))
+
+
+def install_weights(layers: Sequence[Layer], shared: SharedArrays) -> None:
+    """The worker's side of :func:`publish_weights`: its layers read the shared arrays (every
+    pass: a forward may have rebound an attribute, BatchNormalization's moving statistics)."""
+    for i, layer in enumerate(layers):
+        for name in layer.weight_names:
+            setattr(layer, name, shared[f"w{i}.{name}"])
 
 
 class Exchange:
@@ -166,7 +187,7 @@ class LaneError(RuntimeError):
     """The other lane failed (its message is included) or sent something unexpected."""
 
 
-_ENDED = ("the lane worker process ended in the middle of a step (killed?); the next step "
+ENDED = ("the lane worker process ended in the middle of a step (killed?); the next step "
           "starts a new one (resume from a checkpoint to continue bit for bit)")
 
 
@@ -176,7 +197,7 @@ def receive(conn: Connection, wanted: tuple) -> None:
     try:
         message = conn.recv()
     except (EOFError, OSError):
-        raise LaneError(_ENDED) from None
+        raise LaneError(ENDED) from None
     expect(message, wanted)
 
 
@@ -251,11 +272,16 @@ class _Worker:
         theirs.close()
         self.socket = mine
         self.conn = Connection(os.dup(mine.fileno()))
-        self.owner: Any = None  # the Lanes whose prefix the worker holds
+        #: role ("prefix", "inference") -> the object whose layers the worker holds in it
+        self.owners: dict[str, Any] = {}
 
-    def send_shared(self, message: tuple, fd: int) -> None:
-        self.conn.send(message)
-        socket.send_fds(self.socket, [b"f"], [fd])
+    def hold(self, role: str, owner: Any, layers: Sequence[Layer], shared: SharedArrays) -> None:
+        """Hand the worker a pickled copy of ``layers`` and the shared arrays for ``role``."""
+        blob = pickle.dumps(list(layers), protocol=pickle.HIGHEST_PROTOCOL)
+        self.conn.send(("init", role, blob, shared.spec, shared.size))
+        socket.send_fds(self.socket, [b"f"], [shared.fd])
+        receive(self.conn, ("ready",))
+        self.owners[role] = owner
 
     def stop(self, kill: bool = False) -> None:
         """End the process: asked to stop (killed if it does not within 5 s), or killed."""
@@ -276,10 +302,11 @@ _worker: _Worker | None = None
 _worker_pid = 0
 #: held from a step's forward to the end of its backward (or an inference forward): the one
 #: worker serves one model's pass at a time, whichever thread it comes from
-_turn = threading.RLock()
+turn = threading.RLock()
 
 
-def _get_worker() -> _Worker:
+def get_worker() -> _Worker:
+    """This process's lane worker, started if there is none (or it has ended)."""
     global _worker, _worker_pid
     if _worker is None or _worker_pid != os.getpid() or _worker.process.poll() is not None:
         if _worker is not None and _worker_pid == os.getpid():
@@ -289,7 +316,7 @@ def _get_worker() -> _Worker:
 
 
 @atexit.register
-def _stop_worker(kill: bool = False) -> None:
+def stop_worker(kill: bool = False) -> None:
     """The worker of this process, if any, ended (:meth:`_Worker.stop`)."""
     global _worker
     if _worker is not None and _worker_pid == os.getpid():
@@ -317,23 +344,18 @@ class Lanes:
 
     def _ready(self, n: int) -> _Worker:
         """The worker, holding this prefix and shared arrays for batches of ``n``."""
-        worker = _get_worker()
-        if worker.owner is not self or n > self.batch:
+        worker = get_worker()
+        if worker.owners.get("prefix") is not self or n > self.batch:
             if self.shared is not None:
                 self.shared.close()
             self.batch = max(n, self.batch)
             self.shared = SharedArrays(build_spec(self.layers, self.batch))
             self.kernels = lane_kernels(self.layers, worker.conn, self.shared, 0)
-            blob = pickle.dumps(self.layers, protocol=pickle.HIGHEST_PROTOCOL)
-            worker.send_shared(("init", blob, self.shared.spec, self.shared.size), self.shared.fd)
-            receive(worker.conn, ("ready",))
-            worker.owner = self
+            worker.hold("prefix", self, self.layers, self.shared)
         return worker
 
     def _publish_weights(self) -> None:
-        for i, layer in enumerate(self.layers):
-            for name in layer.weight_names:
-                np.copyto(self.shared[f"w{i}.{name}"], getattr(layer, name))
+        publish_weights(self.layers, self.shared)
 
     def _draw_masks(self, n: int, half: int) -> list[tuple[Dropout, Any]]:
         """The dropout masks of the whole batch, drawn here as the reference draws them (one
@@ -360,7 +382,7 @@ class Lanes:
         follow (:meth:`backward`)."""
         n = x.shape[0]
         half = (n + 1) // 2
-        _turn.acquire()
+        turn.acquire()
         saved: list = []
         try:
             worker = self._ready(n)
@@ -376,14 +398,14 @@ class Lanes:
             receive(worker.conn, ("forwarded",))
         except BaseException as error:
             self.fail(saved)
-            _turn.release()
+            turn.release()
             if isinstance(error, BrokenPipeError):
-                raise LaneError(_ENDED) from None
+                raise LaneError(ENDED) from None
             raise
         if training:  # the turn is kept until the backward pass (or abandon)
             self._saved, self._step_worker = saved, worker
         else:
-            _turn.release()
+            turn.release()
         return out
 
     def backward(self, g: np.ndarray) -> list[list[np.ndarray]]:
@@ -400,10 +422,10 @@ class Lanes:
         except BaseException as error:
             self.fail(self._saved)
             if isinstance(error, BrokenPipeError):
-                raise LaneError(_ENDED) from None
+                raise LaneError(ENDED) from None
             raise
         finally:
-            _turn.release()
+            turn.release()
         grads = []
         for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
             if layer.trainable and layer.trainable_weights:
@@ -419,7 +441,7 @@ class Lanes:
     def abandon(self) -> None:
         """A training step that failed between the forward and the backward pass (in the
         layers after the prefix): the worker waits for its next pass; the turn is given up."""
-        _turn.release()
+        turn.release()
 
     def fail(self, saved: Sequence[tuple[Dropout, Any]]) -> None:
         """After a failed lane pass: the worker is stopped, the dropout draws undone (the
@@ -429,7 +451,7 @@ class Lanes:
         for kernel in self.kernels:
             if isinstance(kernel, DropoutKernel):
                 kernel.lane_mask = None
-        _stop_worker(kill=True)
+        stop_worker(kill=True)
         self.kernels, self.batch = [], 0
         if self.shared is not None:
             self.shared.close()

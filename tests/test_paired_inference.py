@@ -1,0 +1,134 @@
+"""Inference in pairs of batches (gdsim.nn.fast.paired_inference): every second batch computed
+whole by the lane worker gives the same bits as one process and as the reference tier,
+whatever the batch count, the last batch's size, or how a pass ends."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gdsim.nn.fast import lanes, paired_inference
+from gdsim.studies.cnn.model import build_model
+
+pytestmark = pytest.mark.skipif(lanes.cores() < 2, reason="the worker needs two cores")
+
+
+@pytest.fixture
+def every_batch_in_lanes(monkeypatch):
+    monkeypatch.setattr(lanes, "MIN_VALUES", 0)
+
+
+def _images(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, 16, 16, 3), dtype=np.float32),
+            np.eye(2, dtype=np.float32)[rng.integers(0, 2, n)])
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small seed CNN after one epoch (moving statistics away from their start)."""
+    x, y = _images(64, seed=1)
+    model = build_model(16)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, seed=0)
+    return model
+
+
+def _serial(model):
+    """The same model's inference on one core (no worker): what the pairs must equal."""
+    serial = build_model(16)
+    serial.background = False
+    serial.set_weights(model.get_weights())
+    return serial
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 75), batch_size=st.integers(2, 20), batch_statistics=st.booleans())
+def test_pairs_equal_one_process_and_the_reference(every_batch_in_lanes, trained, n, batch_size,
+                                                   batch_statistics):
+    x, y = _images(n, seed=n)
+    paired = trained.predict(x, batch_size=batch_size, batch_statistics=batch_statistics)
+    serial = _serial(trained)
+    assert np.array_equal(paired, serial.predict(x, batch_size=batch_size,
+                                                 batch_statistics=batch_statistics))
+    assert np.array_equal(paired, trained.predict(x, batch_size=batch_size, engine="reference",
+                                                  batch_statistics=batch_statistics))
+    assert (trained.evaluate(x, y, batch_size=batch_size, return_dict=True,
+                             batch_statistics=batch_statistics)
+            == serial.evaluate(x, y, batch_size=batch_size, return_dict=True,
+                               batch_statistics=batch_statistics))
+
+
+def test_the_worker_takes_every_second_batch(every_batch_in_lanes, trained, monkeypatch):
+    here = []
+    engine = trained._engine("fast")
+    original = lanes.run_forward
+    monkeypatch.setattr(lanes, "run_forward", lambda kernels, x, *a: here.append(len(x)) or original(kernels, x, *a))
+    x, _ = _images(70)
+    starts = [start for start, _ in engine.infer_batches(x, 16)]
+    assert starts == [0, 16, 32, 48, 64]
+    assert here == [16, 16, 6]  # batches 0, 2 and 4 (the last, of 6) here; 1 and 3 there
+    assert isinstance(engine.paired, paired_inference.PairedInference)
+
+
+def test_new_weights_reach_the_worker(every_batch_in_lanes):
+    x, y = _images(96)
+    model = build_model(16)
+    before = model.predict(x, batch_size=16)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, seed=0)
+    after = model.predict(x, batch_size=16)
+    assert not np.array_equal(before, after)
+    assert np.array_equal(after, _serial(model).predict(x, batch_size=16))
+
+
+def test_two_models_take_turns_with_the_worker(every_batch_in_lanes, trained):
+    other = build_model(16, seed=5)
+    other.set_weights([w * 0.5 for w in trained.get_weights()])
+    x, _ = _images(80)
+    first = [trained.predict(x, batch_size=16), other.predict(x, batch_size=16)]
+    again = [trained.predict(x, batch_size=16), other.predict(x, batch_size=16)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert np.array_equal(first[1], _serial(other).predict(x, batch_size=16))
+    assert not np.array_equal(first[0], first[1])
+
+
+def test_a_pass_stopped_early_leaves_the_worker_in_step(every_batch_in_lanes, trained):
+    x, _ = _images(96)
+    engine = trained._engine("fast")
+    passes = engine.infer_batches(x, 16)
+    next(passes)  # the worker has batches in flight
+    passes.close()
+    assert lanes.turn.acquire(blocking=False)  # the turn was given up
+    lanes.turn.release()
+    assert np.array_equal(trained.predict(x, batch_size=16), _serial(trained).predict(x, batch_size=16))
+
+
+def test_a_killed_worker_fails_the_pass_and_the_next_starts_a_new_one(every_batch_in_lanes, trained):
+    x, _ = _images(96)
+    engine = trained._engine("fast")
+    passes = engine.infer_batches(x, 16)
+    next(passes)
+    lanes._worker.process.kill()
+    lanes._worker.process.wait()
+    with pytest.raises(lanes.LaneError, match="ended"):
+        for _ in passes:
+            pass
+    assert np.array_equal(trained.predict(x, batch_size=16), _serial(trained).predict(x, batch_size=16))
+
+
+def test_an_error_here_stops_the_worker_and_is_raised(every_batch_in_lanes, trained, monkeypatch):
+    x, _ = _images(96)
+    calls = []
+
+    def failing(kernels, batch, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("broken layer")
+        return original(kernels, batch, *args)
+
+    original = lanes.run_forward
+    monkeypatch.setattr(lanes, "run_forward", failing)
+    with pytest.raises(RuntimeError, match="broken layer"):
+        trained.predict(x, batch_size=16)
+    assert lanes._worker is None  # stopped: its state was unknown
+    monkeypatch.setattr(lanes, "run_forward", original)
+    assert np.array_equal(trained.predict(x, batch_size=16), _serial(trained).predict(x, batch_size=16))
