@@ -38,12 +38,10 @@ class PairedInference:
         self.shared: lanes.SharedArrays | None = None
         self.batch = 0
 
-    def _ready(self, n: int) -> tuple[Any, bool]:
-        """The worker, holding this model and shared arrays for batches of up to ``n``, and
-        whether it was handed them just now (their weights are not published yet)."""
+    def _ready(self, n: int) -> Any:
+        """The worker, holding this model and shared arrays for batches of up to ``n``."""
         worker = lanes.get_worker()
-        fresh = worker.owners.get("inference") is not self or n > self.batch
-        if fresh:
+        if worker.owners.get("inference") is not self or n > self.batch:
             if self.shared is not None:
                 self.shared.close()
             self.batch = max(n, self.batch)
@@ -56,7 +54,7 @@ class PairedInference:
                 + [(f"prediction{b}", (self.batch,) + tuple(out_shape), last.dtype.str)
                    for b in range(AHEAD + 1)])
             worker.hold("inference", self, self.layers, self.shared)
-        return worker, fresh
+        return worker
 
     def batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool,
                 infer_here: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
@@ -73,7 +71,7 @@ class PairedInference:
         in_flight: list[tuple[int, int]] = []  # (start, buffer) of the worker's batches, in order
         with lanes.turn:
             try:
-                worker, _ = self._ready(batch_size)
+                worker = self._ready(batch_size)
                 lanes.publish_weights(self.layers, self.shared)  # fixed during the pass
 
                 def send(k: int) -> None:
@@ -96,7 +94,7 @@ class PairedInference:
                     yield start, mine
                     if done is not None:
                         start, buffer = done
-                        yield start, self.shared[f"prediction{buffer}"][:len(x[start:start + batch_size])]
+                        yield start, self.shared[f"prediction{buffer}"][:min(batch_size, len(x) - start)]
             except GeneratorExit:  # the caller stopped early: the worker's answers are waited for
                 try:
                     for _ in in_flight:
@@ -112,7 +110,8 @@ class PairedInference:
                 raise
 
     def fail(self) -> None:
-        """After a failed pair: the worker is stopped and the shared arrays let go."""
+        """After a failed pass: the worker is stopped (its state is unknown), the shared arrays
+        let go."""
         lanes.stop_worker(kill=True)
         self.batch = 0
         if self.shared is not None:
