@@ -187,8 +187,9 @@ class LaneError(RuntimeError):
     """The other lane failed (its message is included) or sent something unexpected."""
 
 
-ENDED = ("the lane worker process ended in the middle of a step (killed?); the next step "
-          "starts a new one (resume from a checkpoint to continue bit for bit)")
+ENDED = ("the lane worker process ended in the middle of a step or an inference pass "
+         "(killed?); the next one starts a new worker (resume from a checkpoint to continue "
+         "bit for bit)")
 
 
 def receive(conn: Connection, wanted: tuple) -> None:
@@ -300,8 +301,9 @@ class _Worker:
 
 _worker: _Worker | None = None
 _worker_pid = 0
-#: held from a step's forward to the end of its backward (or an inference forward): the one
-#: worker serves one model's pass at a time, whichever thread it comes from
+#: held from a step's forward to the end of its backward, or for an inference forward or a
+#: whole paired inference pass: the one worker serves one model's pass at a time, whichever
+#: thread it comes from
 turn = threading.RLock()
 
 
@@ -354,9 +356,6 @@ class Lanes:
             worker.hold("prefix", self, self.layers, self.shared)
         return worker
 
-    def _publish_weights(self) -> None:
-        publish_weights(self.layers, self.shared)
-
     def _draw_masks(self, n: int, half: int) -> list[tuple[Dropout, Any]]:
         """The dropout masks of the whole batch, drawn here as the reference draws them (one
         draw per layer, in layer order): this lane keeps the first half, the worker gets the
@@ -386,7 +385,7 @@ class Lanes:
         saved: list = []
         try:
             worker = self._ready(n)
-            self._publish_weights()
+            publish_weights(self.layers, self.shared)
             if training:
                 saved = self._draw_masks(n, half)
             np.copyto(self.shared["x"][:n - half], x[half:])
