@@ -132,3 +132,80 @@ def test_an_error_here_stops_the_worker_and_is_raised(every_batch_in_lanes, trai
     assert lanes._worker is None  # stopped: its state was unknown
     monkeypatch.setattr(lanes, "run_forward", original)
     assert np.array_equal(trained.predict(x, batch_size=16), _serial(trained).predict(x, batch_size=16))
+
+
+
+_CUSTOM_RELU = """
+import numpy as np
+
+def relu(x, out=None):
+    return np.maximum(x, 0, out=out)
+
+def relu_grad(y, g, out=None):
+    return np.multiply(g, y > 0, out=out)
+"""
+
+
+@pytest.mark.parametrize("fails_in", ["this process", "the worker"])
+def test_layers_the_worker_cannot_have_run_here(every_batch_in_lanes, monkeypatch, tmp_path, fails_in):
+    """A custom activation that does not pickle here (a local function), or does not unpickle
+    in the worker (a module only this process can import), falls back to one core, with the
+    same bits, instead of failing fit and predict."""
+    import importlib
+
+    from gdsim.nn import activations, layers
+    from gdsim.nn.model import Sequential
+
+    if fails_in == "this process":
+        relu = lambda x, out=None: np.maximum(x, 0, out=out)  # noqa: E731
+        relu_grad = lambda y, g, out=None: np.multiply(g, y > 0, out=out)  # noqa: E731
+    else:
+        (tmp_path / "only_here_relu.py").write_text(_CUSTOM_RELU)
+        monkeypatch.syspath_prepend(str(tmp_path))  # this process's path, not the worker's
+        module = importlib.import_module("only_here_relu")
+        relu, relu_grad = module.relu, module.relu_grad
+
+    def model():
+        act = activations.ActivationFn("my_relu", relu, relu_grad)
+        built = Sequential([layers.Conv2D(4, (3, 3), activation=act, input_shape=(8, 8, 3)),
+                            layers.BatchNormalization(), layers.Flatten(),
+                            layers.Dense(2, activation="softmax")], seed=0)
+        built.compile(optimizer="adam", loss="categorical_crossentropy")
+        return built
+
+    x = np.random.default_rng(0).random((64, 8, 8, 3), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[np.arange(64) % 2]
+    results = []
+    for background in (True, False):
+        m = model()
+        m.background = background
+        small = m.predict(x[:16], batch_size=16)  # one batch: the two lanes' inference
+        history = m.fit(x, y, batch_size=16, epochs=2, verbose=0, seed=1).history
+        results.append((small, history, m.get_weights(), m.predict(x, batch_size=16)))
+        if background:
+            assert m._engine("fast").lanes is None  # fell back at the first pass
+    (a_small, a_hist, a_w, a_pred), (b_small, b_hist, b_w, b_pred) = results
+    assert np.array_equal(a_small, b_small) and a_hist == b_hist and np.array_equal(a_pred, b_pred)
+    assert all(np.array_equal(u, v) for u, v in zip(a_w, b_w))
+
+
+def test_a_model_the_worker_cannot_have_predicts_here(every_batch_in_lanes):
+    """The paired pass alone falls back: the lane prefix pickles, a later layer does not."""
+    from gdsim.nn import layers
+    from gdsim.nn.model import Sequential
+
+    class Tail(layers.Activation):  # a local class: does not pickle
+        pass
+
+    def model(background):
+        built = Sequential([layers.Conv2D(4, (3, 3), activation="relu", input_shape=(8, 8, 3)),
+                            layers.BatchNormalization(), layers.Flatten(),
+                            layers.Dense(2), Tail("softmax")], seed=0)
+        built.background = background
+        return built
+
+    x = np.random.default_rng(0).random((80, 8, 8, 3), dtype=np.float32)
+    paired, serial = model(True), model(False)
+    assert np.array_equal(paired.predict(x, batch_size=16), serial.predict(x, batch_size=16))
+    engine = paired._engine("fast")
+    assert engine.lanes is not None and engine.paired is False

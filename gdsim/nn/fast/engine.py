@@ -43,7 +43,8 @@ class FastEngine:
         self._coming: Future | None = None
         self.prefix = lanes.lane_prefix(self.layers) if self.use_background else 0
         self.lanes = lanes.Lanes(self.layers[:self.prefix]) if self.prefix else None
-        self.paired: paired_inference.PairedInference | None = None
+        #: None until the first paired pass; False once the worker could not hold the model
+        self.paired: paired_inference.PairedInference | None | bool = None
 
     def _in_lanes(self, shape: tuple[int, ...]) -> bool:
         return self.lanes is not None and self.lanes.serves(shape)
@@ -85,8 +86,11 @@ class FastEngine:
         output is a temporary the next kernel may overwrite (never ``x`` itself); the result
         may be an array a kernel writes again on the next call."""
         if self._in_lanes(x.shape):
-            prefix_output = self.lanes.forward(x, False, batch_statistics)
-            return lanes.run_forward(self.kernels[self.prefix:], prefix_output, False, batch_statistics)
+            try:
+                prefix_output = self.lanes.forward(x, False, batch_statistics)
+                return lanes.run_forward(self.kernels[self.prefix:], prefix_output, False, batch_statistics)
+            except lanes.CannotHold:  # raised before any work: the prefix runs here from now on
+                self.lanes = None
         return lanes.run_forward(self.kernels, x, False, batch_statistics)
 
     def infer_batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool = False
@@ -94,13 +98,16 @@ class FastEngine:
         """``(start, infer(x[start:start + batch_size]))`` for every batch, in order; with the
         lanes, every second batch computed by the worker at the same time
         (:mod:`gdsim.nn.fast.paired_inference`). Each prediction is valid until the next."""
-        if self._in_lanes((batch_size,) + x.shape[1:]) and len(x) > batch_size:
+        if self._in_lanes((batch_size,) + x.shape[1:]) and len(x) > batch_size and self.paired is not False:
             if self.paired is None:
                 self.paired = paired_inference.PairedInference(self.layers)
-            yield from self.paired.batches(
-                x, batch_size, batch_statistics,
-                lambda batch: lanes.run_forward(self.kernels, batch, False, batch_statistics))
-            return
+            try:
+                yield from self.paired.batches(
+                    x, batch_size, batch_statistics,
+                    lambda batch: lanes.run_forward(self.kernels, batch, False, batch_statistics))
+                return
+            except lanes.CannotHold:  # raised before any batch: all of them here, from now on
+                self.paired = False
         for start in range(0, len(x), batch_size):
             yield start, self.infer(x[start:start + batch_size], batch_statistics)
 
@@ -108,7 +115,10 @@ class FastEngine:
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`gdsim.nn.training.train_step`, bit for bit."""
         if self._in_lanes(x.shape):
-            return self._lanes_step(x, y)
+            try:
+                return self._lanes_step(x, y)
+            except lanes.CannotHold:  # raised before any work: the prefix runs here from now on
+                self.lanes = None
         model = self.model
         kernels = self.kernels
         try:

@@ -6,7 +6,8 @@ the same numerics profile as the process that started it. Messages (pickled tupl
 
 - ``("init", role, layers, spec, size)`` + a shared-memory file descriptor: a pickled copy of
   the layers of ``role`` -- ``"prefix"``, the lane prefix, or ``"inference"``, a whole model
-  (:mod:`gdsim.nn.fast.paired_inference`) -- and its shared arrays; answers ``("ready",)``;
+  (:mod:`gdsim.nn.fast.paired_inference`) -- and its shared arrays; answers ``("ready",)``,
+  or ``("cannot hold", why)`` when the layers do not unpickle here;
 - ``("forward", n, training, batch_statistics)``: the prefix forward over the second half of
   a batch of ``n`` from the shared ``x``, its output into the shared ``out``; answers
   ``("forwarded",)``. In the middle of it come ``("sums", ...)`` (BatchNormalization's swap);
@@ -106,7 +107,15 @@ def serve(sock: socket.socket) -> None:
                     _, role, blob, spec, _ = message
                     if role in held:
                         held.pop(role).shared.close()
-                    held[role] = _ROLES[role](conn, pickle.loads(blob), lanes.SharedArrays(spec, fds[0]))
+                    shared = lanes.SharedArrays(spec, fds[0])
+                    try:
+                        layers = pickle.loads(blob)
+                    except Exception as error:  # a class or function this process cannot import
+                        shared.close()
+                        conn.send(("cannot hold", f"the layers do not unpickle in the lane "
+                                                  f"worker: {type(error).__name__}: {error}"))
+                        continue
+                    held[role] = _ROLES[role](conn, layers, shared)
                     conn.send(("ready",))
                 elif message[0] == "forward":
                     held["prefix"].forward(*message[1:])

@@ -25,7 +25,10 @@ or two give the same bits. The worker runs the same Python with the same environ
 numerics profile), BLAS at one thread, and NumPy's errstate of ``fit``.
 
 Failure: a step that fails on either side stops the worker (its state is unknown), restores
-the dropout generators, and re-raises; the next step starts a fresh worker.
+the dropout generators, and re-raises; the next step starts a fresh worker. Layers the worker
+cannot have (:class:`CannotHold`: a custom layer or activation that does not pickle, or whose
+module only this process can import) are found before any work, and the engine then runs
+them here alone.
 """
 
 from __future__ import annotations
@@ -187,6 +190,11 @@ class LaneError(RuntimeError):
     """The other lane failed (its message is included) or sent something unexpected."""
 
 
+class CannotHold(LaneError):
+    """The worker cannot have a copy of these layers: the engine computes them here alone
+    (same bits, one core)."""
+
+
 ENDED = ("the lane worker process ended in the middle of a step or an inference pass "
          "(killed?); the next one starts a new worker (resume from a checkpoint to continue "
          "bit for bit)")
@@ -277,11 +285,20 @@ class _Worker:
         self.owners: dict[str, Any] = {}
 
     def hold(self, role: str, owner: Any, layers: Sequence[Layer], shared: SharedArrays) -> None:
-        """Hand the worker a pickled copy of ``layers`` and the shared arrays for ``role``."""
-        blob = pickle.dumps(list(layers), protocol=pickle.HIGHEST_PROTOCOL)
+        """Hand the worker a pickled copy of ``layers`` and the shared arrays for ``role``;
+        :class:`CannotHold` when the layers do not pickle here or unpickle there (a custom
+        layer or activation defined in ``__main__`` or inside a function)."""
+        self.owners.pop(role, None)  # whatever the worker held in this role goes now
+        try:
+            blob = pickle.dumps(list(layers), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:
+            raise CannotHold(f"the layers do not pickle: {error}") from None
         self.conn.send(("init", role, blob, shared.spec, shared.size))
         socket.send_fds(self.socket, [b"f"], [shared.fd])
-        receive(self.conn, ("ready",))
+        message = self.conn.recv()
+        if isinstance(message, tuple) and message[:1] == ("cannot hold",):
+            raise CannotHold(message[1])
+        expect(message, ("ready",))
         self.owners[role] = owner
 
     def stop(self, kill: bool = False) -> None:
