@@ -107,9 +107,15 @@ class ReferenceEngine:
 
     def infer_batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool = False
                       ) -> Iterator[tuple[int, np.ndarray]]:
-        """``(start, infer(x[start:start + batch_size]))`` for every batch, in order."""
-        for start in range(0, len(x), batch_size):
-            yield start, self.infer(x[start:start + batch_size], batch_statistics)
+        return infer_in_batches(self.infer, x, batch_size, batch_statistics)
+
+
+def infer_in_batches(infer: Any, x: np.ndarray, batch_size: int, batch_statistics: bool
+                     ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, infer(x[start:start + batch_size], batch_statistics))`` for every batch, in
+    order: the inference passes of ``predict`` and ``evaluate``."""
+    for start in range(0, len(x), batch_size):
+        yield start, infer(x[start:start + batch_size], batch_statistics)
 
 
 def train_epoch(model: Any, engine: Any, x: np.ndarray, y: np.ndarray, batches: Sequence[Any],

@@ -108,8 +108,7 @@ class FastEngine:
                 return
             except lanes.CannotHold:  # raised before any batch: all of them here, from now on
                 self.paired = False
-        for start in range(0, len(x), batch_size):
-            yield start, self.infer(x[start:start + batch_size], batch_statistics)
+        yield from training.infer_in_batches(self.infer, x, batch_size, batch_statistics)
 
     # -- one step --------------------------------------------------------------------------
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

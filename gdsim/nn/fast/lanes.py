@@ -219,14 +219,18 @@ ENDED = ("the lane worker process ended in the middle of a step or an inference 
          "bit for bit)")
 
 
+def next_message(conn: Connection) -> Any:
+    """The other lane's next message; the other process's end raises :class:`LaneError`."""
+    try:
+        return conn.recv()
+    except (EOFError, OSError):
+        raise LaneError(ENDED) from None
+
+
 def receive(conn: Connection, wanted: tuple) -> None:
     """Wait for the other lane's message ``wanted``; its error report, anything unexpected or
     the other process's end raises :class:`LaneError`."""
-    try:
-        message = conn.recv()
-    except (EOFError, OSError):
-        raise LaneError(ENDED) from None
-    expect(message, wanted)
+    expect(next_message(conn), wanted)
 
 
 def expect(message: Any, wanted: tuple) -> None:
@@ -315,7 +319,7 @@ class _Worker:
             raise CannotHold(f"the layers do not pickle: {error}") from None
         self.conn.send(("init", role, blob, shared.spec, shared.size))
         socket.send_fds(self.socket, [b"f"], [shared.fd])
-        message = self.conn.recv()
+        message = next_message(self.conn)
         if isinstance(message, tuple) and message[:1] == ("cannot hold",):
             raise CannotHold(message[1])
         expect(message, ("ready",))
