@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdsim.nn import layers
+from gdsim.nn import activations, callbacks, layers
 from gdsim.nn.fast import lanes
 from gdsim.nn.model import Sequential
 from gdsim.studies.cnn.model import build_model
@@ -200,3 +200,62 @@ def test_a_failure_after_the_prefix_gives_up_the_turn(every_batch_in_lanes, monk
     worker = lanes._worker.process
     model.fit(x, y, batch_size=20, epochs=1, verbose=0)  # the same worker serves the next step
     assert lanes._worker.process is worker
+
+
+class _ChangeSettings(callbacks.Callback):
+    """Before the second step of every epoch: new dropout rates, BatchNormalization epsilons and
+    momenta (settings the worker's copy of the layers uses)."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch != 1:
+            return
+        for layer in self.model.layers:
+            if isinstance(layer, layers.Dropout):
+                layer.rate = round(layer.rate * 0.5 + 0.1, 3)
+            elif isinstance(layer, layers.BatchNormalization):
+                layer.epsilon *= 10.0
+                layer.momentum = 0.9
+
+
+def test_settings_changed_between_steps_reach_the_worker(every_batch_in_lanes):
+    """A setting changed mid-epoch by a callback, or between two fits, gives the reference's
+    bits: the worker's copy of the layers follows (before, it kept the settings it was handed
+    first, and one core and two differed)."""
+    x, y = _data(96, (32, 32, 3))
+    results = []
+    for engine in ("fast", "reference"):
+        model = build_model(32)
+        history = model.fit(x, y, batch_size=32, epochs=2, verbose=0, seed=1, engine=engine,
+                            callbacks=[_ChangeSettings()]).history
+        model.layers[5].epsilon = 0.25  # between two calls; and a frozen BatchNormalization,
+        model.layers[2].trainable = False  # which normalises with its moving statistics
+        model.compile(optimizer=model.optimizer, loss=model.loss)
+        results.append((history, *_run(model, x, y, engine, batch_size=32, epochs=1, seed=2)[1:]))
+        if engine == "fast":
+            assert model._engine("fast").lanes is not None
+    fast, reference = results
+    _assert_same(fast, reference)
+
+
+def test_the_settings_leave_out_weights_and_state_of_a_pass():
+    model = build_model(32)
+    before = lanes.settings(model.layers)
+    x, y = _data(40, (32, 32, 3))
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, engine="reference")  # caches, grads, draws
+    model.set_weights([w + 1 for w in model.get_weights()])
+    assert lanes.settings(model.layers) == before
+    model.layers[7].rate = 0.3
+    assert lanes.settings(model.layers) != before
+
+
+def test_layers_the_worker_cannot_have_leave_it_running(every_batch_in_lanes):
+    x, y = _data(64, (32, 32, 3))
+    build_model(32).fit(x, y, batch_size=32, epochs=1, verbose=0)
+    worker = lanes._worker.process
+    custom = build_model(32)
+    custom.layers[1].activation = activations.ActivationFn(  # a lambda does not pickle
+        "my_relu", lambda x, out=None: np.maximum(x, 0, out=out),
+        lambda y, g, out=None: np.multiply(g, y > 0, out=out))
+    custom.fit(x, y, batch_size=32, epochs=1, verbose=0)  # cannot be pickled: one core
+    assert custom._engine("fast").lanes is None
+    assert lanes._worker.process is worker and worker.poll() is None

@@ -245,3 +245,23 @@ def test_bad_checkpoint_and_callback_arguments_fail_before_training(kwargs, matc
     with pytest.raises((ValueError, TypeError), match=match):
         model.fit(*linear_data(8), verbose=0, **kwargs)
     assert model.optimizer_state is None  # nothing was trained
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_freezing_a_layer_after_a_fit_asks_for_compile(engine):
+    """As in Keras, a change of ``trainable`` takes effect with ``compile()``; without it, a
+    clear error before any step (it was a shape mismatch deep inside the optimizer)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 3)), rng.random((16, 1))
+    model = Sequential([Dense(4, input_shape=(3,)), Dense(1)], seed=0, dtype="float64")
+    model.compile(optimizer=optim.Adam(0.01), loss="mse")
+    model.fit(x, y, epochs=1, verbose=0, engine=engine)
+    model.layers[0].trainable = False
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"trainable was changed since compile\(\)\): call compile\(\) again"):
+        model.fit(x, y, epochs=1, verbose=0, engine=engine)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    model.compile(optimizer=optim.Adam(0.01), loss="mse")
+    model.fit(x, y, epochs=1, verbose=0, engine=engine)
+    after = model.get_weights()
+    assert np.array_equal(after[0], before[0]) and not np.array_equal(after[2], before[2])

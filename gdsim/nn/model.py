@@ -362,6 +362,11 @@ class Sequential:
 
         if self.optimizer_state is None:
             self.optimizer_state = self.optimizer.init(self.trainable_weights)
+        shapes = [w.shape for w in self.trainable_weights]
+        if any([a.shape for a in arrays] != shapes for arrays in self.optimizer_state.slots.values()):
+            raise ValueError("the trainable weights no longer match the optimizer state (a layer's "
+                             "trainable was changed since compile()): call compile() again, as in "
+                             "Keras; it starts a new optimizer state")
 
         history = History()
         callback_list = [history, *(callbacks or [])]

@@ -41,7 +41,7 @@ class PairedInference:
     def _ready(self, n: int) -> Any:
         """The worker, holding this model and shared arrays for batches of up to ``n``."""
         worker = lanes.get_worker()
-        if worker.owners.get("inference") is not self or n > self.batch:
+        if not worker.holds("inference", self, self.layers) or n > self.batch:
             if self.shared is not None:
                 self.shared.close()
             self.batch = max(n, self.batch)
@@ -103,6 +103,9 @@ class PairedInference:
                     self.fail()
                     raise
                 raise
+            except lanes.CannotHold:  # before any batch, and the worker is fine: it stays
+                self._let_go()
+                raise
             except BaseException as error:
                 self.fail()
                 if isinstance(error, BrokenPipeError):
@@ -113,6 +116,10 @@ class PairedInference:
         """After a failed pass: the worker is stopped (its state is unknown), the shared arrays
         let go."""
         lanes.stop_worker(kill=True)
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """The shared arrays dropped (made anew by the next pass)."""
         self.batch = 0
         if self.shared is not None:
             self.shared.close()
