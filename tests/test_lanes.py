@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdsim.nn import activations, callbacks, layers
-from gdsim.nn.fast import lanes
+from gdsim.nn.fast import lanes, layer_settings
 from gdsim.nn.model import Sequential
 from gdsim.studies.cnn.model import build_model
 
@@ -127,7 +127,7 @@ _ONE_RUN = textwrap.dedent("""
     from gdsim import numerics
     numerics.pin()
     from gdsim.studies.cnn.model import build_model
-    from gdsim.nn.fast import lanes
+    from gdsim.nn.fast import lanes, layer_settings
     rng = np.random.default_rng(0)
     x = rng.random((72, 32, 32, 3), dtype=np.float32)
     y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 72)]
@@ -237,15 +237,34 @@ def test_settings_changed_between_steps_reach_the_worker(every_batch_in_lanes):
     _assert_same(fast, reference)
 
 
-def test_the_settings_leave_out_weights_and_state_of_a_pass():
+def test_the_settings_leave_out_weights_and_state_of_a_pass(monkeypatch):
     model = build_model(32)
-    before = lanes.settings(model.layers)
+    watch = layer_settings.Watch(model.layers)
     x, y = _data(40, (32, 32, 3))
     model.fit(x, y, batch_size=32, epochs=1, verbose=0, engine="reference")  # caches, grads, draws
     model.set_weights([w + 1 for w in model.get_weights()])
-    assert lanes.settings(model.layers) == before
+    full_looks, full = [], layer_settings.settings
+    monkeypatch.setattr(layer_settings, "settings", lambda layers: full_looks.append(1) or full(layers))
+    assert watch.unchanged(model.layers) and not full_looks  # the quick look
+    model.layers[7].rate = float(str(model.layers[7].rate))  # the same value, assigned again
+    assert watch.unchanged(model.layers) and len(full_looks) == 1
+    assert watch.unchanged(model.layers) and len(full_looks) == 1  # quick again
     model.layers[7].rate = 0.3
-    assert lanes.settings(model.layers) != before
+    assert not watch.unchanged(model.layers)
+    assert full(model.layers) != watch.settings
+
+
+class _Mine(layers.Activation):
+    """A layer class from outside gdsim: it may hold a setting that changes in place."""
+
+
+def test_a_layer_of_another_class_is_always_looked_at_in_full():
+    mine = _Mine("relu")
+    mine.options = {"slope": 0.0}
+    watch = layer_settings.Watch([mine])
+    assert watch.unchanged([mine])
+    mine.options["slope"] = 0.1  # not an assignment of the layer's attribute
+    assert not watch.unchanged([mine])
 
 
 def test_layers_the_worker_cannot_have_leave_it_running(every_batch_in_lanes):

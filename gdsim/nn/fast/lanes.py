@@ -34,8 +34,6 @@ them here alone.
 from __future__ import annotations
 
 import atexit
-import copyreg
-import io
 import mmap
 import os
 import pickle
@@ -49,6 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from gdsim.nn import ops
+from gdsim.nn.fast import layer_settings
 from gdsim.nn.fast.kernels import (ActivationKernel, BatchNormalizationKernel, Conv2DKernel,
                                    DropoutKernel, Kernel, MaxPooling2DKernel, kernel_for)
 from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dropout, Flatten, Layer,
@@ -172,30 +171,6 @@ def install_weights(layers: Sequence[Layer], shared: SharedArrays) -> None:
     for i, layer in enumerate(layers):
         for name in layer.weight_names:
             setattr(layer, name, shared[f"w{i}.{name}"])
-
-
-#: how :func:`settings` pickles an array or a random generator: as an empty string (their
-#: contents are weights, published every pass, or state the worker never reads)
-_SETTINGS_TABLE = copyreg.dispatch_table.copy()
-_SETTINGS_TABLE[np.ndarray] = _SETTINGS_TABLE[np.random.Generator] = lambda obj: (str, ("",))
-
-
-def settings(layers: Sequence[Layer]) -> bytes:
-    """What the worker's copy of ``layers`` must agree on with them besides the weights: each
-    layer's type and public attributes (a Dropout rate, a BatchNormalization epsilon or
-    momentum, ``trainable``, an activation), pickled with every array and generator left out.
-    A pass's own state lives in ``_``-prefixed attributes and ``grads`` and is not a setting.
-
-    Compared before every pass, so that a setting changed between two steps (by a callback, or
-    between two ``fit`` calls) reaches the worker: otherwise one core and two would differ.
-    About 50-90 us for the seed CNN's lane prefix."""
-    out = io.BytesIO()
-    pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = _SETTINGS_TABLE
-    pickler.dump([(type(layer), {name: value for name, value in vars(layer).items()
-                                 if not name.startswith("_") and name != "grads"})
-                  for layer in layers])
-    return out.getvalue()
 
 
 class Exchange:
@@ -332,19 +307,14 @@ class _Worker:
         self.socket = mine
         self.conn = Connection(os.dup(mine.fileno()))
         #: role ("prefix", "inference") -> (the object whose layers the worker holds in it,
-        #: their :func:`settings` when they were handed over)
-        self.owners: dict[str, tuple[Any, bytes]] = {}
+        #: a watch on those layers' settings)
+        self.owners: dict[str, tuple[Any, layer_settings.Watch]] = {}
 
     def holds(self, role: str, owner: Any, layers: Sequence[Layer]) -> bool:
         """Whether the worker holds ``owner``'s ``layers`` in ``role``, with their settings as
         they are now."""
         held = self.owners.get(role)
-        if held is None or held[0] is not owner:
-            return False
-        try:
-            return held[1] == settings(layers)
-        except Exception:  # no longer picklable: :meth:`hold` tells why
-            return False
+        return held is not None and held[0] is owner and held[1].unchanged(layers)
 
     def hold(self, role: str, owner: Any, layers: Sequence[Layer], shared: SharedArrays) -> None:
         """Hand the worker a pickled copy of ``layers`` and the shared arrays for ``role``;
@@ -354,7 +324,7 @@ class _Worker:
         self.owners.pop(role, None)  # whatever the worker held in this role goes now
         try:
             blob = pickle.dumps(list(layers), protocol=pickle.HIGHEST_PROTOCOL)
-            held_settings = settings(layers)
+            watch = layer_settings.Watch(layers)
         except Exception as error:
             raise CannotHold(f"the layers do not pickle: {error}") from None
         self.conn.send(("init", role, blob, shared.spec, shared.size))
@@ -363,7 +333,7 @@ class _Worker:
         if isinstance(message, tuple) and message[:1] == ("cannot hold",):
             raise CannotHold(message[1])
         expect(message, ("ready",))
-        self.owners[role] = (owner, held_settings)
+        self.owners[role] = (owner, watch)
 
     def stop(self, kill: bool = False) -> None:
         """End the process: asked to stop (killed if it does not within 5 s), or killed."""
