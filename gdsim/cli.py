@@ -50,7 +50,13 @@ SEED_QUESTIONS = "docs/seed_questions.md"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line (no usage dump) and exit 2."""
+    """argparse, but errors are one line (no usage dump) and exit 2, and a flag is only ever
+    its whole name: an abbreviation (``--ep`` for ``--epochs``) is refused, as it would be by
+    the numerics profile's look at ``--native-kernels`` before NumPy loads."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(2, f"gdsim: error: {message}\n")

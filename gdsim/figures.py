@@ -140,7 +140,8 @@ def cli(main, argv: list[str] | None = None) -> list[Path]:
     :func:`gdsim.numerics.pin_for` before NumPy loaded.)"""
     import argparse
 
-    parser = argparse.ArgumentParser(description=(main.__module__ or "figure script"))
+    parser = argparse.ArgumentParser(description=(main.__module__ or "figure script"),
+                                     allow_abbrev=False)  # --native alone would not pin the profile
     parser.add_argument("--out", default=None, help="output folder, created if missing "
                                                     "(default: figures/ or figures/quick/)")
     parser.add_argument("--quick", action="store_true", help="reduced sizes, seconds per figure")

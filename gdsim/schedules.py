@@ -331,7 +331,7 @@ class FromCallable(Schedule):
         if not callable(fn) or isinstance(fn, type):  # float(step) is no schedule, only a cast
             raise TypeError(f"fn must be callable (a function, not a type), got {_validate.show(fn)}")
         self.fn = fn
-        self.takes_step = _accepts_one_argument(fn)
+        self.takes_step = accepts_step(fn)
 
     def evaluate(self, step: Any, dtype: Any = np.float64) -> Any:
         steps = _steps(step)
@@ -345,7 +345,9 @@ class FromCallable(Schedule):
         return {"fn": self.fn}
 
 
-def _accepts_one_argument(fn: Any) -> bool:
+def accepts_step(fn: Any, name: str = "fn") -> bool:
+    """Whether ``fn`` is called with the step (gdsim's form) rather than with nothing (Keras's);
+    a :class:`TypeError` if it takes neither."""
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # a builtin without a signature: gdsim's form
@@ -356,7 +358,7 @@ def _accepts_one_argument(fn: Any) -> bool:
         try:
             signature.bind()
         except TypeError:
-            raise TypeError(f"fn must take no argument (Keras's form) or one, the step "
+            raise TypeError(f"{name} must take no argument (Keras's form) or one, the step "
                             f"(gdsim's form); got signature {signature}") from None
         return False
     return True

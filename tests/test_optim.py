@@ -441,3 +441,26 @@ def test_each_rule_is_a_pure_function_that_leaves_its_inputs_alone():
     r = rmsprop.rmsprop(w, g, {"velocity": np.zeros(2)}, 0.1, 0, rho=0.0, one_minus_rho=1.0,
                         momentum=0.0, epsilon=0.0, centered=False)[0]
     np.testing.assert_allclose(r, w - 0.1 * np.sign(g))
+
+
+def test_a_callable_learning_rate_in_keras_form_or_with_the_step():
+    """Keras calls a callable learning rate with no argument; gdsim's form takes the step.
+    Both give the same updates; a callable of neither form is refused when it is given."""
+    params, grads = [np.array([1.0, -2.0])], [np.array([0.5, 0.25])]
+    results = []
+    for lr in (lambda: 0.1, lambda step: 0.1, 0.1):
+        opt = optim.SGD(lr, momentum=0.9)
+        state = opt.init(params)
+        p = params
+        for _ in range(3):
+            p, state = opt.step(p, grads, state)
+        results.append(p[0])
+    assert np.array_equal(results[0], results[2]) and np.array_equal(results[1], results[2])
+    steps = []
+    opt = optim.SGD(lambda step: steps.append(int(step)) or 0.1)
+    state = opt.init(params)
+    for _ in range(2):
+        params, state = opt.step(params, grads, state)
+    assert steps == [0, 1]
+    with pytest.raises(TypeError, match=r"learning_rate must take no argument \(Keras's form\) or one"):
+        optim.SGD(lambda a, b: 0.1)

@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Union
 
 import numpy as np
 
-from gdsim import _validate
+from gdsim import _validate, schedules
 from gdsim.optim import hyper
 from gdsim.optim.state import OptState
 
@@ -151,6 +151,8 @@ class Optimizer:
     def __init__(self, learning_rate: Any, *, weight_decay: Any = None, clipnorm: Any = None,
                  clipvalue: Any = None, global_clipnorm: Any = None) -> None:
         if callable(learning_rate) and not isinstance(learning_rate, type):  # SGD(float): no
+            if not hasattr(learning_rate, "evaluate"):
+                self._lr_form = (learning_rate, schedules.accepts_step(learning_rate, "learning_rate"))
             self.learning_rate = learning_rate
         else:
             self.learning_rate = hyper.hyper("learning_rate", learning_rate, _validate.positive)
@@ -241,8 +243,10 @@ class Optimizer:
         if evaluate is not None:
             dtype = np.dtype(dtype)
             value = evaluate(iterations, dtype=dtype if dtype in (np.float32, np.float64) else np.float32)
-        else:
-            value = lr(iterations)
+        else:  # f(step), or Keras's f(): the form read once from its signature
+            if getattr(self, "_lr_form", (None,))[0] is not lr:
+                self._lr_form = (lr, schedules.accepts_step(lr, "learning_rate"))
+            value = lr(iterations) if self._lr_form[1] else lr()
         value = np.asarray(value)
         return value[()] if value.ndim == 0 else value
 
