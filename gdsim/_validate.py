@@ -11,6 +11,7 @@ They return the (possibly converted) value so they can be used inline.
 from __future__ import annotations
 
 import difflib
+import inspect
 import numbers
 import os
 import tempfile
@@ -321,3 +322,23 @@ def writable_file(name: str, value: Any) -> str:
     if os.path.exists(path) and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
         raise ValueError(f"{name} {path!r} is not writable")
     return path
+
+
+def takes_step(name: str, fn: Any) -> bool:
+    """Whether the callable ``fn`` (a learning rate or schedule function) is called with the
+    step, gdsim's form ``f(step)``, rather than with nothing, Keras's ``f()``; a one-line
+    :class:`TypeError` naming ``name`` if it takes neither."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: gdsim's form
+        return True
+    try:
+        signature.bind(0)
+    except TypeError:
+        try:
+            signature.bind()
+        except TypeError:
+            raise TypeError(f"{name} must take no argument (Keras's form) or one, the step "
+                            f"(gdsim's form); got signature {signature}") from None
+        return False
+    return True

@@ -19,7 +19,6 @@ form, ``from_callable(lambda t: 0.1 / (1 + t))`` gdsim's.
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any, Sequence
 
@@ -322,7 +321,7 @@ class FromCallable(Schedule):
     """A plain function as a schedule, in Keras's form ``f()`` or gdsim's ``f(step)``.
 
     Keras calls a callable learning rate with no arguments; gdsim's form takes the completed
-    steps (an optimizer accepts either, :func:`accepts_step`). Which form ``fn`` has is read
+    steps (an optimizer accepts either, :func:`gdsim._validate.takes_step`). Which form ``fn`` has is read
     from its signature once: a function that can be called with one positional argument gets
     the step. The value is broadcast
     over the steps asked for and cast to the dtype.
@@ -332,7 +331,7 @@ class FromCallable(Schedule):
         if not callable(fn) or isinstance(fn, type):  # float(step) is no schedule, only a cast
             raise TypeError(f"fn must be callable (a function, not a type), got {_validate.show(fn)}")
         self.fn = fn
-        self.takes_step = accepts_step(fn)
+        self.takes_step = _validate.takes_step("fn", fn)
 
     def evaluate(self, step: Any, dtype: Any = np.float64) -> Any:
         steps = _steps(step)
@@ -344,25 +343,6 @@ class FromCallable(Schedule):
 
     def get_config(self):
         return {"fn": self.fn}
-
-
-def accepts_step(fn: Any, name: str = "fn") -> bool:
-    """Whether ``fn`` is called with the step (gdsim's form) rather than with nothing (Keras's);
-    a :class:`TypeError` if it takes neither."""
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):  # a builtin without a signature: gdsim's form
-        return True
-    try:
-        signature.bind(0)
-    except TypeError:
-        try:
-            signature.bind()
-        except TypeError:
-            raise TypeError(f"{name} must take no argument (Keras's form) or one, the step "
-                            f"(gdsim's form); got signature {signature}") from None
-        return False
-    return True
 
 
 def from_callable(fn: Any) -> FromCallable:

@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Union
 
 import numpy as np
 
-from gdsim import _validate, schedules
+from gdsim import _validate
 from gdsim.optim import hyper
 from gdsim.optim.state import OptState
 
@@ -152,7 +152,7 @@ class Optimizer:
                  clipvalue: Any = None, global_clipnorm: Any = None) -> None:
         if callable(learning_rate) and not isinstance(learning_rate, type):  # SGD(float): no
             if not hasattr(learning_rate, "evaluate"):
-                self._lr_form = (learning_rate, schedules.accepts_step(learning_rate, "learning_rate"))
+                self._lr_form = (learning_rate, _validate.takes_step("learning_rate", learning_rate))
             self.learning_rate = learning_rate
         else:
             self.learning_rate = hyper.hyper("learning_rate", learning_rate, _validate.positive)
@@ -245,7 +245,7 @@ class Optimizer:
             value = evaluate(iterations, dtype=dtype if dtype in (np.float32, np.float64) else np.float32)
         else:  # f(step), or Keras's f(): the form read once from its signature
             if getattr(self, "_lr_form", (None,))[0] is not lr:
-                self._lr_form = (lr, schedules.accepts_step(lr, "learning_rate"))
+                self._lr_form = (lr, _validate.takes_step("learning_rate", lr))
             value = lr(iterations) if self._lr_form[1] else lr()
         value = np.asarray(value)
         return value[()] if value.ndim == 0 else value

@@ -24,6 +24,11 @@ sum adds the parts in batch order, exactly as the reference; a batch that does n
 or two give the same bits. The worker runs the same Python with the same environment (the
 numerics profile), BLAS at one thread, and NumPy's errstate of ``fit``.
 
+Settings: the worker holds a pickled copy of the layers; their weights are published before
+every pass, and their settings (a Dropout rate, a BatchNormalization epsilon, ``trainable``, an
+activation) are compared with the copy's before every pass too
+(:mod:`gdsim.nn.fast.layer_settings`): a setting changed since makes a new copy.
+
 Failure: a step that fails on either side stops the worker (its state is unknown), restores
 the dropout generators, and re-raises; the next step starts a fresh worker. Layers the worker
 cannot have (:class:`CannotHold`: a custom layer or activation that does not pickle, or whose
