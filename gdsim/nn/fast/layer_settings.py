@@ -9,8 +9,9 @@ handed over:
 
 - :class:`Watch`, the quick look (a few microseconds a layer): has any attribute of a layer
   been assigned since? gdsim's own layers hold only values that do not change in place (numbers,
-  strings, tuples, frozen activation functions), so an assignment is the only way their
-  settings change; a layer of any other class is always looked at in full;
+  strings, tuples, frozen activation functions; their initializers are read by ``build`` only),
+  so an assignment is the only way their settings change; a layer of any other class is always
+  looked at in full;
 - :func:`settings`, the full look (about 10 us a layer): each layer's type and public
   attributes, pickled, compared byte for byte.
 """
