@@ -321,10 +321,10 @@ class FromCallable(Schedule):
     """A plain function as a schedule, in Keras's form ``f()`` or gdsim's ``f(step)``.
 
     Keras calls a callable learning rate with no arguments; gdsim's form takes the completed
-    steps (an optimizer accepts either, :func:`gdsim._validate.takes_step`). Which form ``fn`` has is read
-    from its signature once: a function that can be called with one positional argument gets
-    the step. The value is broadcast
-    over the steps asked for and cast to the dtype.
+    steps (an optimizer accepts either). Which form ``fn`` has is read from its signature once
+    (:func:`gdsim._validate.takes_step`): a function that can be called with one positional
+    argument gets the step. The value is broadcast over the steps asked for and cast to the
+    dtype.
     """
 
     def __init__(self, fn: Any) -> None:

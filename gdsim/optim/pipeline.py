@@ -151,8 +151,8 @@ class Optimizer:
     def __init__(self, learning_rate: Any, *, weight_decay: Any = None, clipnorm: Any = None,
                  clipvalue: Any = None, global_clipnorm: Any = None) -> None:
         if callable(learning_rate) and not isinstance(learning_rate, type):  # SGD(float): no
-            if not hasattr(learning_rate, "evaluate"):
-                self._lr_form = (learning_rate, _validate.takes_step("learning_rate", learning_rate))
+            if not hasattr(learning_rate, "evaluate"):  # a plain function of neither form: now
+                _validate.takes_step("learning_rate", learning_rate)
             self.learning_rate = learning_rate
         else:
             self.learning_rate = hyper.hyper("learning_rate", learning_rate, _validate.positive)
