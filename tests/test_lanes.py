@@ -127,7 +127,7 @@ _ONE_RUN = textwrap.dedent("""
     from gdsim import numerics
     numerics.pin()
     from gdsim.studies.cnn.model import build_model
-    from gdsim.nn.fast import lanes, layer_settings
+    from gdsim.nn.fast import lanes
     rng = np.random.default_rng(0)
     x = rng.random((72, 32, 32, 3), dtype=np.float32)
     y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 72)]
