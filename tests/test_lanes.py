@@ -2,9 +2,12 @@
 gives the same bits as one process, as the reference tier, and as one core."""
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
+from multiprocessing.connection import Connection
 
 import numpy as np
 import pytest
@@ -43,7 +46,10 @@ def _assert_same(a, b):
     assert a[3] == b[3]
 
 
-def test_seed_cnn_in_lanes_equals_reference_and_one_process(every_batch_in_lanes):
+@pytest.mark.parametrize("marks", [True, False], ids=["swaps-by-marks", "swaps-by-messages"])
+def test_seed_cnn_in_lanes_equals_reference_and_one_process(every_batch_in_lanes, monkeypatch,
+                                                            marks):
+    monkeypatch.setattr(lanes, "ORDERED_STORES", marks)  # messages: machines without TSO
     x, y = _data(90, (32, 32, 3))  # 72 training images: two full batches and one of 8
     fit = dict(batch_size=32, epochs=2, validation_split=0.2, seed=3)
     in_lanes = build_model(32)
@@ -118,6 +124,25 @@ def test_a_killed_worker_fails_the_step_clearly_and_the_next_fit_starts_anew(eve
     monkeypatch.setattr(lanes, "run_forward", run_forward)
     model.fit(x, y, batch_size=20, epochs=1, verbose=0)
     assert lanes._worker.process.poll() is None
+
+
+def test_a_swap_waits_for_the_mark_and_fails_on_the_other_lanes_report():
+    mine, theirs = socket.socketpair()
+    conn, other = Connection(os.dup(mine.fileno())), Connection(os.dup(theirs.fileno()))
+    marks = np.zeros((3, 2), dtype=np.int64)
+    late = threading.Timer(0.02, marks.__setitem__, ((1, 1), 7))  # after the spin and yields
+    late.start()
+    lanes.wait_for_mark(marks, (1, 1), 7, conn)
+    assert marks[1, 1] == 7
+    other.send(("error", "boom in the worker"))  # a report, and the mark never comes
+    with pytest.raises(lanes.LaneError, match="boom in the worker"):
+        lanes.wait_for_mark(marks, (2, 1), 7, conn)
+    other.close()
+    theirs.close()
+    with pytest.raises(lanes.LaneError, match="ended"):
+        lanes.wait_for_mark(marks, (2, 1), 7, conn)
+    conn.close()
+    mine.close()
 
 
 _ONE_RUN = textwrap.dedent("""

@@ -4,14 +4,16 @@ Started by :mod:`gdsim.nn.fast.lanes` as ``python -m gdsim.nn.fast.lane_worker F
 end of a socket pair as ``FD``; it inherits the environment, so NumPy and OpenBLAS load with
 the same numerics profile as the process that started it. Messages (pickled tuples):
 
-- ``("init", role, layers, spec, size)`` + a shared-memory file descriptor: a pickled copy of
+- ``("init", role, layers, spec, marks)`` + a shared-memory file descriptor: a pickled copy of
   the layers of ``role`` -- ``"prefix"``, the lane prefix, or ``"inference"``, a whole model
-  (:mod:`gdsim.nn.fast.paired_inference`) -- and its shared arrays; answers ``("ready",)``,
+  (:mod:`gdsim.nn.fast.paired_inference`) -- and its shared arrays (``marks``: how the
+  prefix's swaps go, :class:`gdsim.nn.fast.lanes.Exchange`); answers ``("ready",)``,
   or ``("cannot hold", why)`` when the layers do not unpickle here;
 - ``("forward", n, training, batch_statistics)``: the prefix forward over the second half of
   a batch of ``n`` from the shared ``x``, its output into the shared ``out``; answers
-  ``("forwarded",)``. In the middle of it come ``("sums", ...)`` (BatchNormalization's swap);
-  the dropout masks are in the shared ``mask{i}``;
+  ``("forwarded",)``. BatchNormalization's swaps in the middle of it go through marks in
+  shared memory, or ``("sums", ...)`` messages; the dropout masks are in the shared
+  ``mask{i}``;
 - ``("backward",)``: the backward pass from the shared ``gout``, the weight gradients into
   the shared ``g*`` arrays; answers ``("backwarded",)``;
 - ``("infer", buffer, n, batch_statistics)``: the whole model's inference forward over the
@@ -44,9 +46,10 @@ from gdsim.nn.layers import Dropout
 class _Lane:
     """This process's copy of a lane prefix: its layers read their weights from shared memory."""
 
-    def __init__(self, conn: Connection, layers: list, shared: lanes.SharedArrays) -> None:
+    def __init__(self, conn: Connection, layers: list, shared: lanes.SharedArrays,
+                 marks: bool) -> None:
         self.conn, self.layers, self.shared = conn, layers, shared
-        self.kernels = lanes.lane_kernels(layers, conn, shared, 1)
+        self.kernels = lanes.lane_kernels(layers, conn, shared, 1, marks)
 
     def forward(self, n: int, training: bool, batch_statistics: bool) -> None:
         half = (n + 1) // 2
@@ -73,7 +76,8 @@ class _Lane:
 class _Inference:
     """This process's copy of a whole model, for inference batches of its own."""
 
-    def __init__(self, conn: Connection, layers: list, shared: lanes.SharedArrays) -> None:
+    def __init__(self, conn: Connection, layers: list, shared: lanes.SharedArrays,
+                 marks: bool) -> None:  # no swaps in inference: marks does not matter
         self.layers, self.shared = layers, shared
         self.kernels = [kernel_for(layer, False) for layer in layers]
 
@@ -104,7 +108,7 @@ def serve(sock: socket.socket) -> None:
                     return
                 if message[0] == "init":
                     _, fds, _, _ = socket.recv_fds(sock, 1, 1)
-                    _, role, blob, spec, _ = message
+                    _, role, blob, spec, marks = message
                     if role in held:
                         held.pop(role).shared.close()
                     shared = lanes.SharedArrays(spec, fds[0])
@@ -115,7 +119,7 @@ def serve(sock: socket.socket) -> None:
                         conn.send(("cannot hold", f"the layers do not unpickle in the lane "
                                                   f"worker: {type(error).__name__}: {error}"))
                         continue
-                    held[role] = _ROLES[role](conn, layers, shared)
+                    held[role] = _ROLES[role](conn, layers, shared, marks)
                     conn.send(("ready",))
                 elif message[0] == "forward":
                     held["prefix"].forward(*message[1:])

@@ -42,6 +42,8 @@ import atexit
 import mmap
 import os
 import pickle
+import platform
+import select
 import socket
 import subprocess
 import sys
@@ -62,12 +64,22 @@ from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dropout, Fl
 #: values (smaller batches gain less than the hand-over costs); a speed choice, never bits
 MIN_VALUES = 1 << 16
 
-#: how many times a lane checks for the other's sums before it blocks on the socket (about
-#: 0.12 us each: some 60 us; a speed choice, never bits). Measured on the seed CNN (2 cores,
-#: alternating processes): 500 gained 5% idle and lost nothing beside a busy process; 2,000
-#: gained 9% idle but lost 10% beside a busy process (the spinning lane holds a core the
-#: other needs)
+#: how a lane waits for the other's sums (speed choices, never bits): it checks the other's
+#: mark in shared memory SPIN times (about 0.3 us each), then YIELDS more times with a
+#: ``sched_yield`` between checks (about 1.2 us each: a busy process beside it gets the core),
+#: and only then sleeps in ``select`` on the socket, SLEEP seconds at a time, checking again.
+#: Measured on the seed CNN (2 cores, steps alternating between the ways of waiting, one
+#: process): against a message per swap (each wake of a blocked lane is a system call on both
+#: sides, some 30 us to send on this VM), 4-6% faster idle and 2-3% beside a busy process;
+#: a pure spin of 5,000 checks was 4% faster idle but 33% slower beside a busy process
 SPIN = 500
+YIELDS = 2000
+SLEEP = 1e-4
+
+#: whether stores become visible to the other core in program order (x86-64's TSO): then the
+#: other's mark, seen, means its sums are there. Elsewhere each swap is a socket message, whose
+#: system calls order the stores
+ORDERED_STORES = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 
 _LANE_KERNELS = (Conv2DKernel, ActivationKernel, BatchNormalizationKernel, MaxPooling2DKernel,
                  DropoutKernel)
@@ -180,15 +192,16 @@ def install_weights(layers: Sequence[Layer], shared: SharedArrays) -> None:
 
 class Exchange:
     """BatchNormalization's swap of channel sums between the lanes: this lane writes its part's
-    sums ``(k, C)``, tells the other, waits for the other's, and returns both in batch order.
-    Each pass (forward mean, forward variance, backward) has a buffer of its own, so a lane
-    that runs ahead never overwrites sums the other has not read yet. Besides the socket
-    message, each lane marks in shared memory the pass whose sums it wrote, and the other
-    checks that mark up to :data:`SPIN` times before it blocks on the socket."""
+    sums ``(k, C)``, marks in shared memory the pass whose sums it wrote, waits for the other's
+    mark (:func:`wait_for_mark`), and returns both sums in batch order. Each pass (forward
+    mean, forward variance, backward) has a buffer of its own, so a lane that runs ahead never
+    overwrites sums the other has not read yet. With ``marks`` false (machines without
+    :data:`ORDERED_STORES`) a socket message takes the place of the mark."""
 
     def __init__(self, conn: Connection, buffer: np.ndarray, written: np.ndarray, lane: int,
-                 tag: int) -> None:
+                 tag: int, marks: bool) -> None:
         self.conn, self.buffer, self.written, self.lane, self.tag = conn, buffer, written, lane, tag
+        self.marks = marks  # marks in shared memory (ORDERED_STORES), or socket messages
         self.calls = 0
         self.passes = 0  # passes begun (both lanes count the same)
         self.batch = 0  # samples in the whole batch of the current pass
@@ -199,16 +212,32 @@ class Exchange:
         slot = self.buffer[call]
         self.calls += 1
         slot[self.lane, :k] = mine
-        self.conn.send(("sums", self.tag, self.calls))
-        self.written[call, self.lane] = self.passes  # after the message: it is there when seen
-        # a short spin on the other lane's mark first: waking from a blocked recv costs tens
-        # of microseconds, a swap's wait is often shorter (the message is read either way)
-        for _ in range(SPIN):
-            if self.written[call, other] == self.passes:
-                break
-        receive(self.conn, ("sums", self.tag, self.calls))
+        if self.marks:
+            self.written[call, self.lane] = self.passes  # after the sums: seen, they are there
+            wait_for_mark(self.written, (call, other), self.passes, self.conn)
+        else:
+            self.conn.send(("sums", self.tag, self.calls))
+            receive(self.conn, ("sums", self.tag, self.calls))
         theirs = slot[other, :k].copy()
         return [mine, theirs] if self.lane == 0 else [theirs, mine]
+
+
+def wait_for_mark(marks: np.ndarray, index: tuple[int, ...], value: int, conn: Connection) -> None:
+    """Return once ``marks[index] == value`` (the other lane wrote it): a short spin, then
+    checks with a ``sched_yield`` between them, then sleeps on the socket (:data:`SPIN`,
+    :data:`YIELDS`, :data:`SLEEP`). A message that comes while the mark is still missing is
+    the other lane's error report or end (:class:`LaneError`): it sends nothing else before
+    its mark."""
+    for _ in range(SPIN):
+        if marks[index] == value:
+            return
+    for _ in range(YIELDS):
+        if marks[index] == value:
+            return
+        os.sched_yield()
+    while marks[index] != value:
+        if select.select([conn], [], [], SLEEP)[0] and marks[index] != value:
+            expect(next_message(conn), ("nothing before the mark",))
 
 
 class LaneError(RuntimeError):
@@ -249,14 +278,16 @@ def expect(message: Any, wanted: tuple) -> None:
 
 
 def lane_kernels(layers: Sequence[Layer], conn: Connection, shared: SharedArrays,
-                 lane: int) -> list[Kernel]:
-    """Kernels for one lane's part of the prefix: no further split, sums swapped."""
+                 lane: int, marks: bool) -> list[Kernel]:
+    """Kernels for one lane's part of the prefix: no further split, sums swapped (through
+    marks in shared memory or socket messages: :class:`Exchange`)."""
     kernels = []
     for i, layer in enumerate(layers):
         kernel = kernel_for(layer, False)
         kernel.one_part = True
         if isinstance(kernel, BatchNormalizationKernel):
-            kernel.exchange = Exchange(conn, shared[f"bn{i}"], shared[f"bn{i}.written"], lane, i)
+            kernel.exchange = Exchange(conn, shared[f"bn{i}"], shared[f"bn{i}.written"], lane, i,
+                                       marks)
         kernels.append(kernel)
     return kernels
 
@@ -321,8 +352,10 @@ class _Worker:
         held = self.owners.get(role)
         return held is not None and held[0] is owner and held[1].unchanged(layers)
 
-    def hold(self, role: str, owner: Any, layers: Sequence[Layer], shared: SharedArrays) -> None:
-        """Hand the worker a pickled copy of ``layers`` and the shared arrays for ``role``;
+    def hold(self, role: str, owner: Any, layers: Sequence[Layer], shared: SharedArrays,
+             marks: bool = False) -> None:
+        """Hand the worker a pickled copy of ``layers`` and the shared arrays for ``role``
+        (``marks``: how its swaps go, :class:`Exchange`);
         :class:`CannotHold` when the layers do not pickle here or unpickle there (a custom
         layer or activation defined in ``__main__`` or inside a function). The worker itself
         is fine either way."""
@@ -332,7 +365,7 @@ class _Worker:
             watch = layer_settings.Watch(layers)
         except Exception as error:
             raise CannotHold(f"the layers do not pickle: {error}") from None
-        self.conn.send(("init", role, blob, shared.spec, shared.size))
+        self.conn.send(("init", role, blob, shared.spec, marks))
         socket.send_fds(self.socket, [b"f"], [shared.fd])
         message = next_message(self.conn)
         if isinstance(message, tuple) and message[:1] == ("cannot hold",):
@@ -408,8 +441,9 @@ class Lanes:
                 self.shared.close()
             self.batch = max(n, self.batch)
             self.shared = SharedArrays(build_spec(self.layers, self.batch))
-            self.kernels = lane_kernels(self.layers, worker.conn, self.shared, 0)
-            worker.hold("prefix", self, self.layers, self.shared)
+            marks = ORDERED_STORES  # read once: both lanes swap the same way
+            self.kernels = lane_kernels(self.layers, worker.conn, self.shared, 0, marks)
+            worker.hold("prefix", self, self.layers, self.shared, marks)
         return worker
 
     def _draw_masks(self, n: int, half: int) -> list[tuple[Dropout, Any]]:
