@@ -100,8 +100,8 @@ def serve(sock: socket.socket) -> None:
     with _overflow.overflow_is_data(), blas.blas_threads(1):
         while True:
             try:
-                message = conn.recv()
-            except (EOFError, OSError):
+                message = lanes.next_message(conn)
+            except lanes.LaneError:  # the other end closed
                 return
             try:
                 if message[0] == "stop":
