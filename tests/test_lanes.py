@@ -63,6 +63,57 @@ def test_seed_cnn_in_lanes_equals_reference_and_one_process(every_batch_in_lanes
     _assert_same(result, _run(serial, x, y, "fast", **fit))
 
 
+def _masks_drawn_ahead(monkeypatch):
+    """A list that records, for every lane step, whether its masks were drawn ahead."""
+    used, draw = [], lanes.Lanes._draw_masks
+
+    def recording(self, n, half):
+        saved = draw(self, n, half)
+        used.append(self._buffer is not None)
+        return saved
+
+    monkeypatch.setattr(lanes.Lanes, "_draw_masks", recording)
+    return used
+
+
+class _DrawsFromTheDropoutGenerator(callbacks.Callback):
+    """After every second batch, one draw from the generator the masks come from."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch % 2:
+            next(layer for layer in self.model.layers
+                 if isinstance(layer, layers.Dropout)).generator.random()
+
+
+def _one_generator(model):
+    """The model with all its Dropout layers drawing from one generator, the last of them
+    after the prefix (so the masks drawn ahead must wait for its draw)."""
+    dropouts = [layer for layer in model.layers if isinstance(layer, layers.Dropout)]
+    for layer in dropouts[1:]:
+        layer._rng = dropouts[0].generator
+    return model
+
+
+@pytest.mark.parametrize("meddling, shared", [(False, False), (True, False), (False, True)],
+                         ids=["alone", "another-draw-between-steps", "one-generator"])
+def test_masks_drawn_ahead_by_the_worker_give_the_reference_bits(every_batch_in_lanes,
+                                                                  monkeypatch, meddling, shared):
+    """The worker draws each next step's masks while the layers after the prefix run here;
+    a step takes them only if nothing drew from the generator since (else it draws anew)."""
+    used = _masks_drawn_ahead(monkeypatch)
+    x, y = _data(104, (32, 32, 3))  # batches of 16: six full ones and one of 8
+    fit = dict(batch_size=16, epochs=2, seed=5,
+               callbacks=[_DrawsFromTheDropoutGenerator()] if meddling else [])
+    build = (lambda: _one_generator(build_model(32))) if shared else (lambda: build_model(32))
+    in_lanes = build()
+    result = _run(in_lanes, x, y, "fast", **fit)
+    # per epoch: the first step has nothing drawn ahead, nor the batch of 8 (drawn for 16),
+    # nor a step after an odd batch's extra draw
+    every_other = [False, True, False, True, False, True, False]
+    assert used == (every_other if meddling else [False] + [True] * 5 + [False]) * 2
+    _assert_same(result, _run(build(), x, y, "reference", **fit))
+
+
 def _image_model(data_format, strides, padding, noise_batch_shared, seed):
     first = data_format == "channels_first"
     axis = 1 if first else -1
@@ -119,8 +170,14 @@ def test_a_killed_worker_fails_the_step_clearly_and_the_next_fit_starts_anew(eve
         return run_forward(kernels, *args)
 
     monkeypatch.setattr(lanes, "run_forward", worker_dies_first)
+    prefix_dropouts = [layer for layer in model.layers[:model._engine("fast").prefix]
+                       if isinstance(layer, layers.Dropout)]
+    generator = prefix_dropouts[0].generator
+    prefix_dropouts[1]._rng = generator  # one generator, two draws a step
+    before = generator.bit_generator.state
     with pytest.raises(lanes.LaneError, match="lane worker process ended"):
         model.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    assert generator.bit_generator.state == before  # the failed step's draws undone
     monkeypatch.setattr(lanes, "run_forward", run_forward)
     model.fit(x, y, batch_size=20, epochs=1, verbose=0)
     assert lanes._worker.process.poll() is None

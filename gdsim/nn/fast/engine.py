@@ -160,6 +160,7 @@ class FastEngine:
             scratch = [False] + [not kernel.keeps_output for kernel in rest[:-1]]
             for kernel, overwritable in zip(rest, scratch):
                 prediction = kernel.forward(prediction, overwritable)
+            self.lanes.draw_ahead(x.shape[0])  # every mask of this step is drawn by now
             if not rest:
                 prediction = prediction.copy()
             loss, grad = model.loss.value_and_grad(y, prediction)

@@ -9,11 +9,14 @@ the same numerics profile as the process that started it. Messages (pickled tupl
   (:mod:`gdsim.nn.fast.paired_inference`) -- and its shared arrays (``marks``: how the
   prefix's swaps go, :class:`gdsim.nn.fast.lanes.Exchange`); answers ``("ready",)``,
   or ``("cannot hold", why)`` when the layers do not unpickle here;
-- ``("forward", n, training, batch_statistics)``: the prefix forward over the second half of
-  a batch of ``n`` from the shared ``x``, its output into the shared ``out``; answers
+- ``("forward", n, training, batch_statistics, buffer)``: the prefix forward over the second
+  half of a batch of ``n`` from the shared ``x``, its output into the shared ``out``; answers
   ``("forwarded",)``. BatchNormalization's swaps in the middle of it go through marks in
   shared memory, or ``("sums", ...)`` messages; the dropout masks are in the shared
-  ``mask{i}``;
+  ``mask{i}``, or ``premask{i}[buffer]`` when they were drawn here ahead;
+- ``("draw", n, buffer, states)``: the next step's dropout masks for a batch of ``n``, drawn
+  from the generator ``states`` into ``premask{i}[buffer]``
+  (:func:`gdsim.nn.fast.lanes.draw_masks_ahead`); answers ``("drawn", states after)``;
 - ``("backward",)``: the backward pass from the shared ``gout``, the weight gradients into
   the shared ``g*`` arrays; answers ``("backwarded",)``;
 - ``("infer", buffer, n, batch_statistics)``: the whole model's inference forward over the
@@ -40,7 +43,6 @@ from gdsim import _overflow
 from gdsim.nn import blas
 from gdsim.nn.fast import lanes
 from gdsim.nn.fast.kernels import kernel_for
-from gdsim.nn.layers import Dropout
 
 
 class _Lane:
@@ -51,14 +53,18 @@ class _Lane:
         self.conn, self.layers, self.shared = conn, layers, shared
         self.kernels = lanes.lane_kernels(layers, conn, shared, 1, marks)
 
-    def forward(self, n: int, training: bool, batch_statistics: bool) -> None:
+    def forward(self, n: int, training: bool, batch_statistics: bool, buffer: int | None) -> None:
         half = (n + 1) // 2
         lanes.install_weights(self.layers, self.shared)
-        if training:
-            for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
-                if isinstance(layer, Dropout) and layer.draws(True):
-                    shape = layer.mask_shape((n,) + tuple(layer.build_input_shape))
-                    kernel.lane_mask = self.shared[f"mask{i}"][:n - half if shape[0] == n else 1]
+        if training:  # this half's masks: drawn there now, or here ahead into premask[buffer]
+            for i, layer in lanes.drawing_dropouts(self.layers):
+                whole = layer.mask_shape((n,) + tuple(layer.build_input_shape))[0] == n
+                if buffer is None:
+                    mask = self.shared[f"mask{i}"][:n - half if whole else 1]
+                else:
+                    ahead = self.shared[f"premask{i}"][buffer]
+                    mask = ahead[half:n] if whole else ahead[:1]
+                self.kernels[i].lane_mask = mask
         lanes.reset_exchanges(self.kernels, n)
         y = lanes.run_forward(self.kernels, self.shared["x"][:n - half], training, batch_statistics)
         self.shared["out"][half:n] = y
@@ -124,6 +130,9 @@ def serve(sock: socket.socket) -> None:
                 elif message[0] == "forward":
                     held["prefix"].forward(*message[1:])
                     conn.send(("forwarded",))
+                elif message[0] == "draw":
+                    conn.send(("drawn", lanes.draw_masks_ahead(held["prefix"].layers,
+                                                               held["prefix"].shared, *message[1:])))
                 elif message[0] == "backward":
                     held["prefix"].backward()
                     conn.send(("backwarded",))

@@ -12,8 +12,9 @@ half and a worker process (:mod:`gdsim.nn.fast.lane_worker`) the second, at the 
 
 - forward: both lanes run the prefix on their half; at each BatchNormalization they swap
   their halves' channel sums (:class:`Exchange`) and both add them in batch order, as the
-  reference does; Dropout masks are drawn here, for the whole batch, and the worker gets
-  its half;
+  reference does; Dropout masks are drawn for the whole batch, as the reference draws
+  them, and each lane takes its half: drawn by the worker in the step before, while it
+  waited (:meth:`Lanes.draw_ahead`), or here;
 - the rest of the network runs here, on the joined batch: forward, loss, backward;
 - backward: the gradient at the prefix's output is split again; both lanes run the prefix
   backward; the prefix's weight gradients are this lane's plus the worker's, in that order.
@@ -152,7 +153,8 @@ class SharedArrays:
 def build_spec(layers: Sequence[Layer], batch: int) -> list[tuple[str, tuple[int, ...], str]]:
     """The shared arrays of a lane prefix for batches of up to ``batch`` samples: the worker's
     input half ``x``, per layer its weights ``w{i}.{name}``, partial weight gradients
-    ``g{i}.{name}`` and dropout mask ``mask{i}``, BatchNormalization's swapped sums ``bn{i}``
+    ``g{i}.{name}``, dropout mask ``mask{i}`` and two whole-batch masks drawn ahead
+    ``premask{i}`` (:meth:`Lanes.draw_ahead`), BatchNormalization's swapped sums ``bn{i}``
     ``(3 passes, 2 lanes, 2 sums, C)``, and the prefix's output and its gradient (whole batch)."""
     dtype = layers[0].dtype.str
     half = (batch + 1) // 2
@@ -165,6 +167,8 @@ def build_spec(layers: Sequence[Layer], batch: int) -> list[tuple[str, tuple[int
         if isinstance(layer, Dropout):
             shape = layer.mask_shape((half,) + tuple(layer.build_input_shape))
             spec.append((f"mask{i}", shape, "|b1"))
+            whole = layer.mask_shape((batch,) + tuple(layer.build_input_shape))
+            spec.append((f"premask{i}", (2,) + tuple(whole), "|b1"))
         if isinstance(layer, BatchNormalization):
             spec.append((f"bn{i}", (3, 2, 2, layer.moving_mean.shape[0]), layer.moving_mean.dtype.str))
             spec.append((f"bn{i}.written", (3, 2), "<i8"))  # the pass whose sums a lane wrote
@@ -243,6 +247,45 @@ def wait_for_mark(marks: np.ndarray, index: tuple[int, ...], value: int, conn: C
     while marks[index] != value:
         if select.select([conn], [], [], SLEEP)[0] and marks[index] != value:
             expect(next_message(conn), ("nothing before the mark",))
+
+
+def drawing_dropouts(layers: Sequence[Layer]) -> list[tuple[int, Dropout]]:
+    """``(index, layer)`` of each Dropout layer that draws a mask in a training pass, in layer
+    order (the order the reference draws in)."""
+    return [(i, layer) for i, layer in enumerate(layers)
+            if isinstance(layer, Dropout) and layer.draws(True)]
+
+
+def distinct_generators(dropouts: Sequence[tuple[int, Dropout]]) -> list[np.random.Generator]:
+    """The generators of ``dropouts``, each once, in order of first use (layers built from one
+    model's generator share it)."""
+    return list({id(layer.generator): layer.generator for _, layer in dropouts}.values())
+
+
+def same_state(a: Any, b: Any) -> bool:
+    """Whether two ``bit_generator.state`` values are equal (MT19937's holds an array)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(same_state(a[key], b[key]) for key in a))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    return bool(a == b)
+
+
+def draw_masks_ahead(layers: Sequence[Layer], shared: SharedArrays, n: int, buffer: int,
+                     states: Sequence[dict]) -> list[dict]:
+    """The worker's side of :meth:`Lanes.draw_ahead`: from the generator ``states`` (one per
+    :func:`distinct_generators`), each drawing Dropout layer's next mask for a batch of ``n``,
+    in layer order, by :func:`gdsim.nn.ops.dropout_mask` (the reference's draw) into
+    ``premask{i}[buffer]``; returns the states after the draws."""
+    dropouts = drawing_dropouts(layers)
+    generators = distinct_generators(dropouts)
+    for generator, state in zip(generators, states):
+        generator.bit_generator.state = state
+    for i, layer in dropouts:
+        shape = layer.mask_shape((n,) + tuple(layer.build_input_shape))
+        shared[f"premask{i}"][buffer][:shape[0]] = ops.dropout_mask(layer.generator, shape, layer.rate)
+    return [generator.bit_generator.state for generator in generators]
 
 
 class LaneError(RuntimeError):
@@ -440,6 +483,12 @@ class Lanes:
         self._values_per_sample = int(np.prod(first))  # of the first layer's output
         self._cores = cores()
         self._step_worker: _Worker | None = None  # the worker of the step in flight
+        #: the premask buffer this step's masks came from (None: drawn here, in mask{i})
+        self._buffer: int | None = None
+        #: masks the worker is drawing ahead, asked for in this step: (buffer, n, states before)
+        self._drawing: tuple[int, int, list[dict]] | None = None
+        #: masks drawn ahead for the next step: (buffer, n, states before, states after)
+        self._ahead: tuple[int, int, list[dict], list[dict]] | None = None
 
     def serves(self, shape: tuple[int, ...]) -> bool:
         """Whether a batch of ``shape`` runs in two lanes (a speed choice only)."""
@@ -454,29 +503,65 @@ class Lanes:
                 self.shared.close()
             self.batch = max(n, self.batch)
             self.shared = SharedArrays(build_spec(self.layers, self.batch))
+            self._ahead = None
             marks = ORDERED_STORES  # read once: both lanes swap the same way
             self.kernels = lane_kernels(self.layers, worker.conn, self.shared, 0, marks)
             worker.hold("prefix", self, self.layers, self.shared, marks)
         return worker
 
-    def _draw_masks(self, n: int, half: int) -> list[tuple[Dropout, Any]]:
-        """The dropout masks of the whole batch, drawn here as the reference draws them (one
-        draw per layer, in layer order): this lane keeps the first half, the worker gets the
-        second (a mask shared along the batch axis goes whole to both). Returns the
-        generators' states before the draws (restored if the step fails)."""
-        saved = []
-        for i, (layer, kernel) in enumerate(zip(self.layers, self.kernels)):
-            if isinstance(layer, Dropout) and layer.draws(True):
-                saved.append((layer, layer.generator.bit_generator.state))
-                shape = layer.mask_shape((n,) + tuple(layer.build_input_shape))
-                mask = kernel.draw_mask(shape)
-                shared = self.shared[f"mask{i}"]
-                if shape[0] == n:
-                    shared[:n - half], mine = mask[half:], mask[:half]
+    def _draw_masks(self, n: int, half: int) -> list[tuple[np.random.Generator, dict]]:
+        """The dropout masks of the whole batch, as the reference draws them (one draw per
+        layer, in layer order): drawn ahead by the worker in the last step
+        (:meth:`draw_ahead`) when they are for a batch of ``n`` and every generator is still
+        in the state they were drawn from; else drawn here now. This lane keeps the first half,
+        the worker gets the second (a mask shared along the batch axis goes whole to both).
+        Returns each generator's state before the draws (restored if the step fails)."""
+        dropouts = drawing_dropouts(self.layers)
+        generators = distinct_generators(dropouts)
+        saved = [(generator, generator.bit_generator.state) for generator in generators]
+        ahead, self._ahead, self._buffer = self._ahead, None, None
+        if ahead is not None and ahead[1] == n and all(
+                same_state(state, before) for (_, state), before in zip(saved, ahead[2])):
+            self._buffer = ahead[0]
+            for generator, after in zip(generators, ahead[3]):
+                generator.bit_generator.state = after
+        for i, layer in dropouts:
+            shape = layer.mask_shape((n,) + tuple(layer.build_input_shape))
+            whole = shape[0] == n  # a mask per sample (not one shared along the batch axis)
+            if self._buffer is not None:
+                mask = self.shared[f"premask{i}"][self._buffer][:shape[0]]
+            else:
+                mask = self.kernels[i].draw_mask(shape)
+                if whole:
+                    self.shared[f"mask{i}"][:n - half] = mask[half:]
                 else:
-                    shared[:1], mine = mask, mask
-                kernel.lane_mask = mine
+                    self.shared[f"mask{i}"][:1] = mask
+            self.kernels[i].lane_mask = mask[:half] if whole else mask
         return saved
+
+    def draw_ahead(self, n: int) -> None:
+        """Ask the worker, idle while the layers after the prefix run here, to draw the next
+        step's masks (:func:`draw_masks_ahead`) from the generators' states now: called after
+        the last draw of this step (the layers after the prefix may share a generator). The
+        next step takes the masks if nothing drew from those generators in between
+        (:meth:`_draw_masks`), so the bits are the reference's either way. The answer is
+        read before the backward pass begins."""
+        generators = distinct_generators(drawing_dropouts(self.layers))
+        if not generators or self._step_worker is None:
+            return
+        buffer = 0 if self._buffer != 0 else 1  # not the buffer this step's masks are in
+        states = [generator.bit_generator.state for generator in generators]
+        self._step_worker.conn.send(("draw", n, buffer, states))
+        self._drawing = (buffer, n, states)
+
+    def _take_drawn(self, worker: _Worker) -> None:
+        """Read the worker's answer to :meth:`draw_ahead`, if one was asked for."""
+        drawing, self._drawing = self._drawing, None
+        if drawing is not None:
+            message = next_message(worker.conn)
+            if not (isinstance(message, tuple) and message[:1] == ("drawn",)):
+                expect(message, ("drawn",))
+            self._ahead = drawing + (message[1],)
 
     def forward(self, x: np.ndarray, training: bool, batch_statistics: bool = False) -> np.ndarray:
         """The prefix's output for the whole batch ``x`` (an array shared with the worker,
@@ -492,7 +577,7 @@ class Lanes:
             if training:
                 saved = self._draw_masks(n, half)
             np.copyto(self.shared["x"][:n - half], x[half:])
-            worker.conn.send(("forward", n, training, batch_statistics))
+            worker.conn.send(("forward", n, training, batch_statistics, self._buffer))
             reset_exchanges(self.kernels, n)
             mine = run_forward(self.kernels, x[:half], training, batch_statistics)
             out = self.shared["out"][:n]
@@ -521,6 +606,7 @@ class Lanes:
         half = (n + 1) // 2
         worker = self._step_worker  # the one that ran this step's forward (never a new one)
         try:
+            self._take_drawn(worker)  # drawn while the layers after the prefix ran here
             np.copyto(self.shared["gout"][half:n], g[half:])
             worker.conn.send(("backward",))
             run_backward(self.kernels, g[:half])
@@ -546,14 +632,21 @@ class Lanes:
 
     def abandon(self) -> None:
         """A training step that failed between the forward and the backward pass (in the
-        layers after the prefix): the worker waits for its next pass; the turn is given up."""
-        turn.release()
+        layers after the prefix): the worker waits for its next pass (its answer to
+        :meth:`draw_ahead`, if asked for, read first); the turn is given up."""
+        try:
+            self._take_drawn(self._step_worker)
+        except LaneError:  # the worker failed or ended: the next pass starts a new one
+            stop_worker(kill=True)
+            self._let_go()
+        finally:
+            turn.release()
 
-    def fail(self, saved: Sequence[tuple[Dropout, Any]]) -> None:
+    def fail(self, saved: Sequence[tuple[np.random.Generator, dict]]) -> None:
         """After a failed lane pass: the worker is stopped, the dropout draws undone (the
         caller gives up the turn)."""
-        for layer, state in saved:
-            layer.generator.bit_generator.state = state
+        for generator, state in saved:
+            generator.bit_generator.state = state
         for kernel in self.kernels:
             if isinstance(kernel, DropoutKernel):
                 kernel.lane_mask = None
@@ -563,6 +656,7 @@ class Lanes:
     def _let_go(self) -> None:
         """The lane kernels and shared arrays dropped (made anew by the next pass)."""
         self.kernels, self.batch = [], 0
+        self._drawing = self._ahead = None
         if self.shared is not None:
             self.shared.close()
             self.shared = None
