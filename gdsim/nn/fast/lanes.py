@@ -547,7 +547,7 @@ class Lanes:
         (:meth:`_draw_masks`), so the bits are the reference's either way. The answer is
         read before the backward pass begins."""
         generators = distinct_generators(drawing_dropouts(self.layers))
-        if not generators or self._step_worker is None:
+        if not generators:
             return
         buffer = 0 if self._buffer != 0 else 1  # not the buffer this step's masks are in
         states = [generator.bit_generator.state for generator in generators]
