@@ -496,3 +496,48 @@ def test_blas_thread_control_roundtrip():
     assert blas.get_threads() == before
     with pytest.raises(ValueError, match="n must be >= 1"):
         blas.set_threads(0)
+
+
+def test_blas_threads_blocks_overlapping_in_two_threads_restore_the_count_once_both_end():
+    """Two models fitting in two threads: the first fit to end must not hand the other one
+    the outside thread count (two threads round its GEMMs differently)."""
+    import threading
+
+    from gdsim.nn import blas
+
+    if not blas.available():
+        pytest.skip("no OpenBLAS thread control in this process")
+    before = blas.get_threads()
+    blas.set_threads(3)
+    try:
+        first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+        seen = {}
+
+        def second():
+            first_in.wait()
+            with blas.blas_threads(2):
+                second_in.set()
+                first_out.wait()
+                seen["after the first ended"] = blas.get_threads()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        with blas.blas_threads(1):
+            first_in.set()
+            second_in.wait()
+            seen["both running"] = blas.get_threads()
+        first_out.set()
+        thread.join()
+        assert seen == {"both running": 2, "after the first ended": 2}
+        assert blas.get_threads() == 3
+        with blas.blas_threads(1), blas.blas_threads(2), blas.blas_threads(1):
+            pass
+        assert blas.get_threads() == 3
+        with blas.blas_threads(1):
+            with blas.blas_threads(2):
+                with blas.blas_threads(1):
+                    assert blas.get_threads() == 1
+                assert blas.get_threads() == 2
+            assert blas.get_threads() == 1
+    finally:
+        blas.set_threads(before)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import threading
 from typing import Iterator
 
 from gdsim import _validate
@@ -91,18 +92,37 @@ def set_threads(n: int) -> bool:
     return True
 
 
+#: the thread counts asked for by the ``blas_threads`` blocks running now (any thread), in the
+#: order they began (each with a token of its own), and the count from before the first of them:
+#: OpenBLAS has one count per process, so two models fitting in two threads must not restore it
+#: under each other
+_asked: list[tuple[object, int]] = []
+_before: int | None = None
+_asked_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def blas_threads(n: int | None = 1) -> Iterator[bool]:
-    """Run a block with ``n`` OpenBLAS threads (``None``: leave as is), restoring the previous
-    count afterwards. Yields whether the setting took effect."""
+    """Run a block with ``n`` OpenBLAS threads (``None``: leave as is); when the last block
+    running ends (in any thread), the count from before the first is restored. Blocks that
+    overlap in several threads share the process's one count: the latest block's ``n`` holds
+    until it ends. Yields whether the setting took effect."""
+    global _before
     if n is None:
         yield False
         return
     n = _validate.integer("n", n, minimum=1)
-    previous = get_threads()
-    changed = set_threads(n)
+    with _asked_lock:
+        if not _asked:
+            _before = get_threads()
+        block = object()
+        _asked.append((block, n))
+        changed = set_threads(n)
     try:
         yield changed
     finally:
-        if changed and previous is not None:
-            set_threads(previous)
+        with _asked_lock:
+            _asked[:] = [entry for entry in _asked if entry[0] is not block]
+            now = _asked[-1][1] if _asked else _before
+            if changed and now is not None:
+                set_threads(now)
