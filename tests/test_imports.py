@@ -108,6 +108,10 @@ def test_the_reference_tier_has_no_speed_machinery():
     import re
 
     forbidden = re.compile(r"threading|concurrent|Future|submit\(|prefetch|scratch|_buffer|reuse_buffers")
+    # blas.py guards OpenBLAS's one process-wide thread count with a lock, so that fits in two
+    # threads (either tier) do not restore it under each other: a lock for the bits, no thread
+    allowed = {("blas.py", "import threading"), ("blas.py", "_asked_lock = threading.Lock()")}
     hits = [f"{path.name}:{number}: {line.strip()}" for path in _nn_modules_outside_fast()
-            for number, line in enumerate(path.read_text().splitlines(), 1) if forbidden.search(line)]
+            for number, line in enumerate(path.read_text().splitlines(), 1)
+            if forbidden.search(line) and (path.name, line.strip()) not in allowed]
     assert not hits, hits
