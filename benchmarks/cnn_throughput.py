@@ -17,7 +17,9 @@ Each engine lives in its own process (OpenMP threads spin-wait and disturb whate
 process), started once and warmed up (Keras compiles, PyTorch allocates); then the processes
 take turns -- one timed epoch each, A, B, C, A, B, C, ... -- ``--repeats`` times, and the best
 (least disturbed) epoch of each counts; the same for one pass of ``predict``. Only one process
-works at a time: the others wait on a pipe.
+works at a time: the others wait on a pipe. Beside the best-of ratios, the JSON gives gdsim's
+ratio to the fastest peer round by round (``round_ratios_vs_fastest``): on a host whose speed
+drifts by tens of percent within minutes, as these VMs do, their median is the steadier one.
 
 FLOP/s: the seed CNN's GEMM work per training image is counted from the layer shapes (forward,
 dL/dW of every layer and dL/dx of all but the first; BatchNorm, ReLU, pooling and Adam are not
@@ -324,14 +326,18 @@ def measure(images: int, repeats: int, engines: list[str], fma_units: int) -> di
     try:
         for name in engines:  # one at a time: warm-ups do not overlap
             workers.append(Worker(name, images))
-        best = {kind: {w.name: float("inf") for w in workers} for kind in ("train", "predict")}
+        # seconds[kind][name]: one entry per round, the rounds in order
+        seconds: dict[str, dict[str, list[float]]] = {kind: {w.name: [] for w in workers}
+                                                      for kind in ("train", "predict")}
         rss: dict[str, float] = {}
         for kind in ("train", "predict"):
             for _ in range(repeats):
                 for worker in workers:
                     answer = worker.ask(kind)
-                    best[kind][worker.name] = min(best[kind][worker.name], answer["seconds"])
+                    seconds[kind][worker.name].append(answer["seconds"])
                     rss[worker.name] = answer["max_rss_mb"]
+        best = {kind: {name: min(times) for name, times in by_name.items()}
+                for kind, by_name in seconds.items()}
         sgemm = {w.name: w.ask("sgemm")["flops"] for w in workers if w.name in GDSIM_ENGINES}
     finally:
         for worker in workers:
@@ -369,6 +375,9 @@ def measure(images: int, repeats: int, engines: list[str], fma_units: int) -> di
             "fastest_peer": fastest, "ratio_vs_fastest": train["gdsim"] / peers[fastest],
             "fastest_inference_peer": fastest_inference,
             "inference_ratio_vs_fastest": infer["gdsim"] / peer_inference[fastest_inference]})
+        result["round_ratios_vs_fastest"] = {
+            "training": round_ratios(seconds["train"], "gdsim", fastest),
+            "inference": round_ratios(seconds["predict"], "gdsim", fastest_inference)}
     if "keras" in train and "gdsim" in train:
         result["keras_images_per_s"] = train["keras"]
         result["ratio"] = train["gdsim"] / train["keras"]
@@ -388,6 +397,14 @@ def measure(images: int, repeats: int, engines: list[str], fma_units: int) -> di
     result["flops"]["training_fraction_of_peak"] = {
         name: value / peak_all for name, value in result["flops"]["achieved_training_flops"].items()}
     return result
+
+
+def round_ratios(seconds: dict[str, list[float]], ours: str, peer: str) -> dict:
+    """``ours``'s speed over ``peer``'s in each round (their epochs ran one after the other, so
+    a host that drifts over minutes moves both alike), and the median of those ratios: a check
+    on the best-of ratio when the machine's speed wanders."""
+    ratios = [theirs / mine for mine, theirs in zip(seconds[ours], seconds[peer])]
+    return {"peer": peer, "per_round": ratios, "median": float(np.median(ratios))}
 
 
 def report(result: dict) -> None:
@@ -410,6 +427,10 @@ def report(result: dict) -> None:
         print(f"  gdsim / fastest peer ({result['fastest_peer']}): training "
               f"{result['ratio_vs_fastest']:.2f}; inference (vs {result['fastest_inference_peer']}) "
               f"{result['inference_ratio_vs_fastest']:.2f}")
+    if "round_ratios_vs_fastest" in result:
+        for kind, r in result["round_ratios_vs_fastest"].items():
+            print(f"  {kind} round by round (vs {r['peer']}): "
+                  f"{', '.join(f'{x:.2f}' for x in r['per_round'])}; median {r['median']:.2f}")
     if "ratio" in result:
         print(f"  gdsim / Keras: training {result['ratio']:.2f}, inference {result['inference_ratio']:.2f}")
     print(f"  GEMM work: {f['gemm_flops_per_training_image'] / 1e6:.2f} MFLOP per training image, "
