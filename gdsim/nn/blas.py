@@ -122,7 +122,7 @@ def blas_threads(n: int | None = 1) -> Iterator[bool]:
         yield changed
     finally:
         with _asked_lock:
-            _asked[:] = [entry for entry in _asked if entry[0] is not block]
+            _asked.remove((block, n))  # this block's entry: its token equals no other
             now = _asked[-1][1] if _asked else _before
             if changed and now is not None:
                 set_threads(now)
