@@ -28,6 +28,7 @@ import numpy as np
 
 from gdsim.nn import training
 from gdsim.nn.fast import background, flat_update, lanes, paired_inference
+from gdsim.nn.fast.chunked_inference import ChunkedInference
 from gdsim.nn.fast.kernels import Kernel, kernel_for
 
 
@@ -45,6 +46,7 @@ class FastEngine:
         self.lanes = lanes.Lanes(self.layers[:self.prefix]) if self.prefix else None
         #: None until the first paired pass; False once the worker could not hold the model
         self.paired: paired_inference.PairedInference | None | bool = None
+        self.chunked = ChunkedInference(self.kernels)
 
     def _in_lanes(self, shape: tuple[int, ...]) -> bool:
         return self.lanes is not None and self.lanes.serves(shape)
@@ -91,7 +93,7 @@ class FastEngine:
                 return lanes.run_forward(self.kernels[self.prefix:], prefix_output, False, batch_statistics)
             except lanes.CannotHold:  # raised before any work: the prefix runs here from now on
                 self.lanes = None
-        return lanes.run_forward(self.kernels, x, False, batch_statistics)
+        return self.chunked.forward(x, batch_statistics)
 
     def infer_batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool = False
                       ) -> Iterator[tuple[int, np.ndarray]]:
@@ -104,7 +106,7 @@ class FastEngine:
             try:
                 yield from self.paired.batches(
                     x, batch_size, batch_statistics,
-                    lambda batch: lanes.run_forward(self.kernels, batch, False, batch_statistics))
+                    lambda batch: self.chunked.forward(batch, batch_statistics))
                 return
             except lanes.CannotHold:  # raised before any batch: all of them here, from now on
                 self.paired = False

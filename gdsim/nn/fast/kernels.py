@@ -17,19 +17,33 @@ advances the layer's generator once per mask). What it adds, none of which chang
 Inference (``predict``, ``evaluate`` and ``fit``'s validation pass) runs :meth:`Kernel.infer`:
 the reference layers' inference forward with the same reuse, in place over every intermediate
 output (nothing reads it again) and none of the training-only work (no caches for backward, no
-pooling masks, no dropout draws).
+pooling masks, no dropout draws). Layers that compute each sample on its own in inference
+also make a :meth:`Kernel.chunk_step`: the same forward over a chunk of a few samples, its
+arrays made once, its constants (the tiled bias, BatchNormalization's coefficients) refreshed
+once per batch by :meth:`Kernel.begin_chunks` (:mod:`gdsim.nn.fast.chunked_inference`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from gdsim.nn import ops
 from gdsim.nn.fast import background
-from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Layer,
-                             MaxPooling2D)
+from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
+                             Layer, MaxPooling2D)
+
+
+class ChunkStep(NamedTuple):
+    """A layer's inference forward over chunks of one shape (:meth:`Kernel.chunk_step`)."""
+
+    #: a chunk's output from its input
+    run: Callable[[np.ndarray], np.ndarray]
+    #: whether the output is a temporary the next step may overwrite
+    temporary: bool
+    #: refreshes the step's constants from the layer's weights (before each batch), or None
+    refresh: Callable[[], None] | None = None
 
 
 def _overwritable(array: Any, allowed: bool, dtype: np.dtype) -> np.ndarray | None:
@@ -75,6 +89,16 @@ class Kernel:
         """The layer's inference forward (``training=False``); ``scratch_input`` as in
         :meth:`forward`. The result may be an array this kernel writes again next call."""
         return self.layer.forward(x, training=False)
+
+    def chunk_step(self, shape: tuple[int, ...], scratch: bool, batch_statistics: bool
+                   ) -> ChunkStep | None:
+        """The layer's inference forward over chunks of ``shape`` (a few samples of a batch, of
+        the layer's dtype; ``scratch``: a chunk is a temporary the step may overwrite), its
+        arrays made now; ``None`` when the layer does not compute each sample on its own
+        (Flatten does; a layer of unknown code might not)."""
+        if type(self.layer) is not Flatten:
+            return None
+        return ChunkStep(lambda x: self.layer.forward(x, training=False), scratch)
 
     def backward(self, g: np.ndarray, input_grad: bool, scratch_grad: bool) -> np.ndarray | None:
         dx = self.layer.backward(g)
@@ -162,6 +186,11 @@ class ActivationKernel(Kernel):
         return layer.activation.forward(layer.check_input(x),
                                         out=_overwritable(x, scratch_input, layer.dtype))
 
+    def chunk_step(self, shape, scratch, batch_statistics):
+        # every activation is element-wise or over a sample's last axis
+        forward = self.layer.activation.forward
+        return ChunkStep((lambda x: forward(x, out=x)) if scratch else forward, True)
+
     def backward(self, g, input_grad, scratch_grad):
         out = _overwritable(g, scratch_grad, self.layer.dtype)
         if out is not None and out.shape != self._y.shape:
@@ -230,6 +259,9 @@ class DropoutKernel(Kernel):
 
     def infer(self, x, scratch_input, batch_statistics):
         return self.layer.check_input(x)  # inference: y = x
+
+    def chunk_step(self, shape, scratch, batch_statistics):
+        return ChunkStep(lambda x: x, scratch)
 
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
@@ -309,6 +341,37 @@ class Conv2DKernel(Kernel):
     def infer(self, x, scratch_input, batch_statistics):
         return self.forward(x, scratch_input)  # a convolution computes the same in both modes
 
+    def chunk_step(self, shape, scratch, batch_statistics):
+        """One GEMM for the chunk, as :meth:`forward` computes a batch part (the chunks are cut
+        where the GEMM's rows may be cut with the same bits)."""
+        layer, geo = self.layer, self.layer.geometry
+        n, per_sample = shape[0], geo.rows.out * geo.cols.out
+        z = np.empty((n * per_sample, layer.filters), layer.dtype)
+        z4 = z.reshape(n, geo.rows.out, geo.cols.out, layer.filters)
+        activation = layer.activation.forward
+        wide = tiled = refresh = None
+        if layer.use_bias:
+            fold = ops.Folded(z.shape[0], layer.filters)  # long inner loop for the broadcast add
+            wide, rows_of_bias = fold.view(z), np.empty((fold.r, layer.filters), layer.dtype)
+            tiled = rows_of_bias.reshape(-1)
+
+            def refresh() -> None:
+                rows_of_bias[...] = layer.bias
+        kept = [None, None]  # the chunk's padded input and patch matrix
+
+        def step(x: np.ndarray) -> np.ndarray:
+            if geo.pointwise:
+                patches = ops.conv_pointwise_patches(x, geo)
+            else:
+                kept[:] = ops.conv_patches(x, geo, *kept)
+                patches = kept[1]
+            ops.conv_gemm(patches, layer.kernel, geo, out=z)
+            if wide is not None:
+                np.add(wide, tiled, out=wide)
+            activation(z, out=z)
+            return ops.from_nhwc(z4, layer.data_format)  # (channels first: a copy)
+        return ChunkStep(step, True, refresh)
+
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
         geo = layer.geometry
@@ -353,6 +416,18 @@ class MaxPooling2DKernel(Kernel):
         best = self.array("best", (xp.shape[0], rows.out, cols.out, xp.shape[3]), xp.dtype)
         best = ops.window_max(xp, layer.pool_size, layer.strides, rows, cols, out=best)
         return ops.from_nhwc(best, layer.data_format)
+
+    def chunk_step(self, shape, scratch, batch_statistics):
+        layer = self.layer
+        (rows, cols), fmt = layer.geometry, layer.data_format
+        channels = shape[1] if fmt == "channels_first" else shape[-1]
+        best = np.empty((shape[0], rows.out, cols.out, channels), layer.dtype)
+
+        def step(x: np.ndarray) -> np.ndarray:
+            xp = ops.pad_nhwc(ops.to_nhwc(x, fmt), rows, cols, -np.inf)
+            ops.window_max(xp, layer.pool_size, layer.strides, rows, cols, out=best)
+            return ops.from_nhwc(best, fmt)
+        return ChunkStep(step, True)
 
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
@@ -416,6 +491,40 @@ class BatchNormalizationKernel(Kernel):
                             and x.flags.c_contiguous, layer.dtype)
         return self._normalize(x, layer.uses_batch_statistics(False, batch_statistics), False,
                                None if out is None else out.reshape(-1))
+
+    def chunk_step(self, shape, scratch, batch_statistics):
+        """``y = x*inv + shift`` with the moving statistics, as :meth:`_normalize` computes it."""
+        layer = self.layer
+        if layer.uses_batch_statistics(False, batch_statistics):
+            return None
+        axis = layer.channel_axis
+        channels = shape[axis]
+        fold = ops.Folded(int(np.prod(shape)) // channels, channels)
+        tiles = np.empty((2, fold.r, channels), layer.dtype)
+        inv, shift = tiles.reshape(2, -1)
+
+        def refresh() -> None:
+            tiles[0], tiles[1] = ops.batch_norm_coefficients(
+                layer.moving_mean, layer.moving_variance, layer.effective_gamma(),
+                layer.effective_beta(), layer.epsilon)[1:]
+
+        if axis == len(shape) - 1:  # channels last: the (m, C) matrix is the chunk itself
+            out = np.empty(shape, layer.dtype)
+
+            def step(x: np.ndarray) -> np.ndarray:
+                y = x if scratch and x.flags.c_contiguous else out
+                yw = fold.view(y.reshape(-1, channels))
+                np.multiply(fold.view(x.reshape(-1, channels)), inv, out=yw)
+                yw += shift
+                return y
+        else:
+            def step(x: np.ndarray) -> np.ndarray:
+                x2 = ops.channel_matrix(x, axis)  # a copy unless the moved axis is a no-op
+                xw = fold.view(x2 if scratch or not np.may_share_memory(x2, x) else x2.copy())
+                xw *= inv
+                xw += shift
+                return ops.from_channel_matrix(xw, x.shape, axis)
+        return ChunkStep(step, True, refresh)
 
     def _normalize(self, x, batch_stats, training, out):
         """``y = x*inv + shift`` with the batch's or the moving statistics (updated only in

@@ -42,6 +42,7 @@ import numpy as np
 from gdsim import _overflow
 from gdsim.nn import blas
 from gdsim.nn.fast import lanes
+from gdsim.nn.fast.chunked_inference import ChunkedInference
 from gdsim.nn.fast.kernels import kernel_for
 
 
@@ -85,11 +86,11 @@ class _Inference:
     def __init__(self, conn: Connection, layers: list, shared: lanes.SharedArrays,
                  marks: bool) -> None:  # no swaps in inference: marks does not matter
         self.layers, self.shared = layers, shared
-        self.kernels = [kernel_for(layer, False) for layer in layers]
+        self.chunked = ChunkedInference([kernel_for(layer, False) for layer in layers])
 
     def infer(self, buffer: int, n: int, batch_statistics: bool) -> None:
         lanes.install_weights(self.layers, self.shared)
-        y = lanes.run_forward(self.kernels, self.shared[f"x{buffer}"][:n], False, batch_statistics)
+        y = self.chunked.forward(self.shared[f"x{buffer}"][:n], batch_statistics)
         out = self.shared[f"prediction{buffer}"][:n]
         if y.shape != out.shape or y.dtype != out.dtype:
             raise ValueError(f"the model's output is {y.dtype}{y.shape[1:]}, its shared array "

@@ -364,9 +364,10 @@ def reset_exchanges(kernels: Sequence[Kernel], batch: int) -> None:
 
 
 def run_forward(kernels: Sequence[Kernel], x: np.ndarray, training: bool,
-                batch_statistics: bool) -> np.ndarray:
-    """A lane's forward pass over its part (training: the fast kernels' training forward)."""
-    y, temporary = x, False
+                batch_statistics: bool, scratch_input: bool = False) -> np.ndarray:
+    """A lane's forward pass over its part (training: the fast kernels' training forward);
+    ``scratch_input``: ``x`` is a temporary the first kernel may overwrite."""
+    y, temporary = x, scratch_input
     for kernel in kernels:
         if training:
             y = kernel.forward(y, temporary)

@@ -1,0 +1,162 @@
+"""Inference in chunks of a few samples (gdsim.nn.fast.chunked_inference) gives the reference
+tier's bits: for any stack of image layers, data format, batch size, chunk size the BLAS
+allows, with the weights and moving statistics changed between batches, and in the seed CNN
+as ``predict`` runs it (in one process and in pairs of batches with the lane worker)."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gdsim.nn import blas, training
+from gdsim.nn.fast import chunked_inference, lanes
+from gdsim.nn.fast.engine import FastEngine
+from gdsim.nn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
+                             MaxPooling2D)
+from gdsim.nn.model import Sequential
+from gdsim.studies.cnn.model import seed_cnn
+
+
+def _perturb(model, seed):
+    """Weights and moving statistics away from their initial values (BatchNormalization's
+    ``inv`` of both signs)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, BatchNormalization):
+            if layer.scale:
+                layer.gamma = rng.uniform(-1.5, 1.5, layer.gamma.shape).astype(layer.dtype)
+            layer.moving_mean = rng.normal(0, 0.3, layer.moving_mean.shape).astype(layer.dtype)
+            layer.moving_variance = rng.uniform(0.5, 2, layer.moving_variance.shape).astype(layer.dtype)
+        elif getattr(layer, "use_bias", False):
+            layer.bias = rng.normal(0, 0.1, layer.bias.shape).astype(layer.dtype)
+
+
+def _engine(model):
+    model.background = False  # this process alone: the chunks are computed here
+    return FastEngine(model)
+
+
+@st.composite
+def image_stacks(draw):
+    """A model of image layers (then Flatten and Dense) and its per-sample input shape."""
+    fmt = draw(st.sampled_from(["channels_last", "channels_first"]))
+    axis = 1 if fmt == "channels_first" else -1
+    h, w, c = draw(st.integers(2, 7)), draw(st.integers(2, 7)), draw(st.integers(1, 3))
+    layers = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["conv", "conv", "relu", "bn", "pool", "dropout"]))
+        if kind == "conv":
+            k, s = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+            layers.append(Conv2D(draw(st.integers(1, 4)), (k, k), strides=(s, s), padding="same",
+                                 data_format=fmt,
+                                 activation=draw(st.sampled_from(["linear", "relu", "tanh", "softmax"])),
+                                 use_bias=draw(st.booleans())))
+        elif kind == "relu":
+            layers.append(Activation("relu"))
+        elif kind == "bn":
+            layers.append(BatchNormalization(axis=axis, center=draw(st.booleans()),
+                                              scale=draw(st.booleans())))
+        elif kind == "pool":
+            layers.append(MaxPooling2D((2, 2), strides=draw(st.sampled_from([1, 2])), padding="same",
+                                       data_format=fmt))
+        else:
+            layers.append(Dropout(0.5, seed=1))
+    if not any(isinstance(layer, Conv2D) for layer in layers):
+        layers.insert(0, Conv2D(2, (3, 3), padding="same", data_format=fmt))
+    layers += [Flatten(data_format=fmt), Dense(3)]
+    return layers, (c, h, w) if fmt == "channels_first" else (h, w, c)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stack=image_stacks(), n=st.integers(2, 23), seed=st.integers(0, 1000),
+       batch_statistics=st.booleans())
+def test_chunks_of_any_image_stack_give_the_reference_bits(monkeypatch, stack, n, seed,
+                                                           batch_statistics):
+    """The smallest chunks the BLAS allows (TARGET_ROWS = 1), two batches in a row with the
+    weights changed in between: the chunked forward equals the reference forward."""
+    monkeypatch.setattr(chunked_inference, "TARGET_ROWS", 1)
+    layers, shape = stack
+    model = Sequential(layers, seed=seed)
+    model.build(shape)
+    engine = _engine(model)
+    rng = np.random.default_rng(seed)
+    with blas.blas_threads(1):
+        for batch in range(2):
+            _perturb(model, seed + batch)
+            x = rng.normal(size=(n,) + shape).astype(np.float32)
+            got = engine.chunked.forward(x, batch_statistics)
+            want = training.forward(model.layers, x, training=False, batch_statistics=batch_statistics)
+            assert np.array_equal(got, want, equal_nan=True), f"batch {batch}"
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_the_seed_cnn_predicts_in_chunks_with_the_reference_bits(data_format):
+    """The seed CNN on 32x32 images is computed in chunks here (the probe found a chunk size
+    this BLAS cuts exactly), and ``predict`` (partial last batch included) gives the reference
+    bits, before and after the weights change."""
+    model = seed_cnn(32, 32, 3, 2, data_format=data_format)
+    engine = _engine(model)
+    shape = (32, 3, 32, 32) if data_format == "channels_first" else (32, 32, 32, 3)
+    with blas.blas_threads(1):
+        plan = engine.chunked.plan(shape, np.dtype(np.float32), False)
+    assert plan is not None and plan.chunk < 16, "no chunk size of this BLAS cuts the GEMMs exactly"
+    assert plan.length == model.layers.index(next(l for l in model.layers if isinstance(l, Dense)))
+    x = np.random.default_rng(3).random((70,) + shape[1:], dtype=np.float32)
+    for seed in (1, 2):
+        _perturb(model, seed)
+        assert np.array_equal(model.predict(x, batch_size=32),
+                              model.predict(x, batch_size=32, engine="reference"))
+
+
+@pytest.mark.skipif(lanes.cores() < 2, reason="the lane worker needs two cores")
+def test_pairs_of_seed_cnn_batches_in_chunks_give_the_reference_bits():
+    """With the lane worker: every second batch computed in chunks in the worker's process."""
+    model = seed_cnn(32, 32, 3, 2)
+    _perturb(model, 4)
+    x = np.random.default_rng(4).random((100, 32, 32, 3), dtype=np.float32)
+    assert np.array_equal(model.predict(x, batch_size=32),
+                          model.predict(x, batch_size=32, engine="reference"))
+
+
+def test_inputs_the_chunks_do_not_take_are_computed_layer_by_layer():
+    """Another dtype (cast by the first layer), a strided view, one sample: the same bits as
+    the reference; only the contiguous float32 batch is planned in chunks."""
+    model = seed_cnn(32, 32, 3, 2)
+    _perturb(model, 5)
+    engine = _engine(model)
+    x = np.random.default_rng(5).random((12, 32, 32, 3))
+    with blas.blas_threads(1):
+        for batch in (x, x[:, ::-1], x[::2].astype(np.float32), x[:1].astype(np.float32)):
+            want = training.forward(model.layers, batch, training=False)
+            assert np.array_equal(engine.chunked.forward(batch, False), want)
+        assert engine.chunked.plan((12, 32, 32, 3), np.dtype(np.float64), False) is None
+        assert engine.chunked.plan((1, 32, 32, 3), np.dtype(np.float32), False) is None
+
+
+def test_a_cut_the_probe_accepts_is_exact_on_other_values_too():
+    """gemm_cuts_exactly measures on its own random values; a cut it accepts gives the whole
+    GEMM's bits on other values as well (the code path depends on the shapes alone)."""
+    model = seed_cnn(32, 32, 3, 2)
+    geo, kernel = model.layers[0].geometry, model.layers[0].kernel
+    rng = np.random.default_rng(6)
+    patches = rng.uniform(-1, 1, (27, 1000)).astype(np.float32)
+    with blas.blas_threads(1):
+        for chunk in (250, 100, 96, 48, 24, 16, 8):
+            said = chunked_inference.gemm_cuts_exactly(geo, tuple(kernel.shape), "<f4", "<f4",
+                                                       (1000,), chunk)
+            whole = patches.T @ kernel.reshape(27, -1)
+            cut = np.concatenate([np.ascontiguousarray(patches[:, a:a + chunk]).T @ kernel.reshape(27, -1)
+                                  for a in range(0, 1000, chunk)])
+            if said:
+                assert np.array_equal(cut, whole), chunk
+
+
+def test_small_images_are_chunked_when_the_target_is_small(monkeypatch):
+    """The hypothesis test above reaches the chunks: with TARGET_ROWS = 1 a stack on 5x5
+    images is planned in chunks smaller than its batch parts."""
+    monkeypatch.setattr(chunked_inference, "TARGET_ROWS", 1)
+    model = Sequential([Conv2D(2, (3, 3), padding="same"), BatchNormalization(), Flatten(), Dense(2)])
+    model.build((5, 5, 3))
+    with blas.blas_threads(1):
+        plan = _engine(model).chunked.plan((23, 5, 5, 3), np.dtype(np.float32), False)
+    assert plan is not None and plan.chunk < 12 and plan.length == 3
