@@ -20,7 +20,7 @@ output (nothing reads it again) and none of the training-only work (no caches fo
 pooling masks, no dropout draws). Layers that compute each sample on its own in inference
 also make a :meth:`Kernel.chunk_step`: the same forward over a chunk of a few samples, its
 arrays made once, its constants (the tiled bias, BatchNormalization's coefficients) refreshed
-once per batch by :meth:`Kernel.begin_chunks` (:mod:`gdsim.nn.fast.chunked_inference`).
+from the weights once per batch (:mod:`gdsim.nn.fast.chunked_inference`).
 """
 
 from __future__ import annotations
