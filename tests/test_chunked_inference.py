@@ -160,3 +160,20 @@ def test_small_images_are_chunked_when_the_target_is_small(monkeypatch):
     with blas.blas_threads(1):
         plan = _engine(model).chunked.plan((23, 5, 5, 3), np.dtype(np.float32), False)
     assert plan is not None and plan.chunk < 12 and plan.length == 3
+
+
+def test_an_activation_swapped_between_batches_is_the_one_the_chunks_apply():
+    """The chunk steps read each layer's activation at every call, as the layer does."""
+    from gdsim.nn import activations
+
+    model = seed_cnn(32, 32, 3, 2)
+    _perturb(model, 7)
+    engine = _engine(model)
+    x = np.random.default_rng(7).random((32, 32, 32, 3), dtype=np.float32)
+    with blas.blas_threads(1):
+        engine.chunked.forward(x, False)
+        model.layers[0].activation = activations.get("tanh")
+        model.layers[1].activation = activations.get("sigmoid")
+        assert engine.chunked.plan(x.shape, x.dtype, False) is not None
+        assert np.array_equal(engine.chunked.forward(x, False),
+                              training.forward(model.layers, x, training=False))

@@ -187,9 +187,12 @@ class ActivationKernel(Kernel):
                                         out=_overwritable(x, scratch_input, layer.dtype))
 
     def chunk_step(self, shape, scratch, batch_statistics):
-        # every activation is element-wise or over a sample's last axis
-        forward = self.layer.activation.forward
-        return ChunkStep((lambda x: forward(x, out=x)) if scratch else forward, True)
+        # every activation is element-wise or over a sample's last axis; read at each call, as
+        # the layer does (a callback may swap it)
+        layer = self.layer
+        if scratch:
+            return ChunkStep(lambda x: layer.activation.forward(x, out=x), True)
+        return ChunkStep(lambda x: layer.activation.forward(x), True)
 
     def backward(self, g, input_grad, scratch_grad):
         out = _overwritable(g, scratch_grad, self.layer.dtype)
@@ -348,7 +351,6 @@ class Conv2DKernel(Kernel):
         n, per_sample = shape[0], geo.rows.out * geo.cols.out
         z = np.empty((n * per_sample, layer.filters), layer.dtype)
         z4 = z.reshape(n, geo.rows.out, geo.cols.out, layer.filters)
-        activation = layer.activation.forward
         wide = tiled = refresh = None
         if layer.use_bias:
             fold = ops.Folded(z.shape[0], layer.filters)  # long inner loop for the broadcast add
@@ -368,7 +370,7 @@ class Conv2DKernel(Kernel):
             ops.conv_gemm(patches, layer.kernel, geo, out=z)
             if wide is not None:
                 np.add(wide, tiled, out=wide)
-            activation(z, out=z)
+            layer.activation.forward(z, out=z)
             return ops.from_nhwc(z4, layer.data_format)  # (channels first: a copy)
         return ChunkStep(step, True, refresh)
 
