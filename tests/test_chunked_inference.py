@@ -177,3 +177,26 @@ def test_an_activation_swapped_between_batches_is_the_one_the_chunks_apply():
         assert engine.chunked.plan(x.shape, x.dtype, False) is not None
         assert np.array_equal(engine.chunked.forward(x, False),
                               training.forward(model.layers, x, training=False))
+
+
+def test_the_callers_input_is_never_written():
+    """A stack that starts with a linear Activation (which returns its input itself): the
+    steps after it must not take the caller's chunk for a temporary."""
+    monkeypatch_rows = chunked_inference.TARGET_ROWS
+    chunked_inference.TARGET_ROWS = 1
+    try:
+        model = Sequential([Activation("linear"), Activation("relu"), BatchNormalization(),
+                            Conv2D(2, (3, 3), padding="same"), Flatten(), Dense(2)])
+        model.build((5, 5, 3))
+        _perturb(model, 8)
+        engine = _engine(model)
+        x = np.random.default_rng(8).normal(size=(23, 5, 5, 3)).astype(np.float32)
+        before = x.copy()
+        with blas.blas_threads(1):
+            assert engine.chunked.plan(x.shape, x.dtype, False) is not None
+            got = engine.chunked.forward(x, False).copy()
+        assert np.array_equal(x, before)
+        assert np.array_equal(got, training.forward(model.layers, before, training=False))
+    finally:
+        chunked_inference.TARGET_ROWS = monkeypatch_rows
+

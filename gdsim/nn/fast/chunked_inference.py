@@ -60,10 +60,10 @@ def gemm_cuts_exactly(geo: ops.ConvGeometry, kernel_shape: tuple[int, ...], dtyp
     Measured on random values in ``[-1, 1)`` (a GEMM's code path depends on its shapes, not
     on the values)."""
     with blas.blas_threads(1):  # as every model computes (a GEMM's split depends on the count)
-        return _cuts_exactly(geo, kernel_shape, dtype, kernel_dtype, part_rows, chunk_rows)
+        return _measure_cuts(geo, kernel_shape, dtype, kernel_dtype, part_rows, chunk_rows)
 
 
-def _cuts_exactly(geo, kernel_shape, dtype, kernel_dtype, part_rows, chunk_rows) -> bool:
+def _measure_cuts(geo, kernel_shape, dtype, kernel_dtype, part_rows, chunk_rows) -> bool:
     rng = np.random.default_rng(2026)
     kernel = rng.uniform(-1, 1, kernel_shape).astype(kernel_dtype)
     depth = int(np.prod(kernel_shape[:-1]))
@@ -100,6 +100,9 @@ class _Plan(NamedTuple):
     output_shape: tuple[int, ...]
     output_dtype: np.dtype
 
+
+#: the weights a chunk step reads (Conv2D's, BatchNormalization's)
+_WEIGHTS = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
 
 #: plans kept per model (one per batch shape met; a full and a last partial batch is the usual)
 KEPT_PLANS = 4
@@ -177,10 +180,19 @@ class ChunkedInference:
                 sample, scratch = tuple(kernel.layer.compute_output_shape(sample)), step.temporary
         return _Plan(length, chunk, bounds, steps, (shape[0],) + sample, dtype)
 
+    def _weights_of_dtype(self, length: int, dtype: np.dtype) -> bool:
+        """Whether every weight of the run's layers is still of ``dtype`` (the chunks' arrays are)."""
+        return all(getattr(kernel.layer, name).dtype == dtype
+                   for kernel in self.kernels[:length] for name in _WEIGHTS
+                   if isinstance(getattr(kernel.layer, name, None), np.ndarray))
+
     def forward(self, x: np.ndarray, batch_statistics: bool) -> np.ndarray:
         """:func:`lanes.run_forward` in inference mode, bit for bit. The result may be an array
         written again by the next call."""
-        plan = self.plan(x.shape, x.dtype, batch_statistics) if isinstance(x, np.ndarray) else None
+        plan = (self.plan(x.shape, x.dtype, batch_statistics)
+                if isinstance(x, np.ndarray) and x.flags.c_contiguous else None)
+        if plan is not None and not self._weights_of_dtype(plan.length, x.dtype):
+            plan = None  # a weight set to another dtype since: the reference computes in it
         if plan is None:
             return lanes.run_forward(self.kernels, x, False, batch_statistics)
         for steps in plan.steps.values():

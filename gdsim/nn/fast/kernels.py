@@ -192,7 +192,8 @@ class ActivationKernel(Kernel):
         layer = self.layer
         if scratch:
             return ChunkStep(lambda x: layer.activation.forward(x, out=x), True)
-        return ChunkStep(lambda x: layer.activation.forward(x), True)
+        # (linear returns its input itself: the caller's chunk is no temporary)
+        return ChunkStep(lambda x: layer.activation.forward(x), False)
 
     def backward(self, g, input_grad, scratch_grad):
         out = _overwritable(g, scratch_grad, self.layer.dtype)
