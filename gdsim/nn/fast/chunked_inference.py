@@ -97,8 +97,8 @@ class _Plan(NamedTuple):
     chunk: int
     bounds: list[tuple[int, int]]
     steps: dict[int, list[ChunkStep]]
-    output_shape: tuple[int, ...]
-    output_dtype: np.dtype
+    #: the run's output for the whole batch (the rest of the network may overwrite it)
+    output: np.ndarray
 
 
 #: the weights a chunk step reads (Conv2D's, BatchNormalization's)
@@ -114,7 +114,6 @@ class ChunkedInference:
     def __init__(self, kernels: Sequence[Kernel]) -> None:
         self.kernels = list(kernels)
         self._plans: dict[tuple, _Plan | None] = {}  # (shape, dtype, batch_statistics) -> plan
-        self._outputs: dict[tuple, np.ndarray] = {}
 
     def plan(self, shape: tuple[int, ...], dtype: np.dtype, batch_statistics: bool) -> _Plan | None:
         """The plan of a batch of ``shape``; ``None``: layer by layer."""
@@ -178,7 +177,7 @@ class ChunkedInference:
                 step = kernel.chunk_step((size,) + sample, scratch, batch_statistics)
                 steps[size].append(step)
                 sample, scratch = tuple(kernel.layer.compute_output_shape(sample)), step.temporary
-        return _Plan(length, chunk, bounds, steps, (shape[0],) + sample, dtype)
+        return _Plan(length, chunk, bounds, steps, np.empty((shape[0],) + sample, dtype))
 
     def _weights_of_dtype(self, length: int, dtype: np.dtype) -> bool:
         """Whether every weight of the run's layers is still of ``dtype`` (the chunks' arrays are)."""
@@ -199,10 +198,7 @@ class ChunkedInference:
             for step in steps:
                 if step.refresh is not None:
                     step.refresh()
-        key = (plan.output_shape, plan.output_dtype.str)
-        out = self._outputs.get(key)
-        if out is None:
-            out = self._outputs[key] = np.empty(plan.output_shape, plan.output_dtype)
+        out = plan.output
         for start, stop in plan.bounds:
             y = x[start:stop]
             for step in plan.steps[stop - start]:
