@@ -179,24 +179,36 @@ def test_an_activation_swapped_between_batches_is_the_one_the_chunks_apply():
                               training.forward(model.layers, x, training=False))
 
 
-def test_the_callers_input_is_never_written():
+def test_the_callers_input_is_never_written(monkeypatch):
     """A stack that starts with a linear Activation (which returns its input itself): the
     steps after it must not take the caller's chunk for a temporary."""
-    monkeypatch_rows = chunked_inference.TARGET_ROWS
-    chunked_inference.TARGET_ROWS = 1
-    try:
-        model = Sequential([Activation("linear"), Activation("relu"), BatchNormalization(),
-                            Conv2D(2, (3, 3), padding="same"), Flatten(), Dense(2)])
-        model.build((5, 5, 3))
-        _perturb(model, 8)
-        engine = _engine(model)
-        x = np.random.default_rng(8).normal(size=(23, 5, 5, 3)).astype(np.float32)
-        before = x.copy()
-        with blas.blas_threads(1):
-            assert engine.chunked.plan(x.shape, x.dtype, False) is not None
-            got = engine.chunked.forward(x, False).copy()
-        assert np.array_equal(x, before)
-        assert np.array_equal(got, training.forward(model.layers, before, training=False))
-    finally:
-        chunked_inference.TARGET_ROWS = monkeypatch_rows
+    monkeypatch.setattr(chunked_inference, "TARGET_ROWS", 1)
+    model = Sequential([Activation("linear"), Activation("relu"), BatchNormalization(),
+                        Conv2D(2, (3, 3), padding="same"), Flatten(), Dense(2)])
+    model.build((5, 5, 3))
+    _perturb(model, 8)
+    engine = _engine(model)
+    x = np.random.default_rng(8).normal(size=(23, 5, 5, 3)).astype(np.float32)
+    before = x.copy()
+    with blas.blas_threads(1):
+        assert engine.chunked.plan(x.shape, x.dtype, False) is not None
+        got = engine.chunked.forward(x, False).copy()
+    assert np.array_equal(x, before)
+    assert np.array_equal(got, training.forward(model.layers, before, training=False))
 
+
+@pytest.mark.parametrize("name", ["kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"])
+def test_a_weight_assigned_in_float64_after_the_plan_is_computed_as_the_reference_does(name):
+    """A float32 model whose weights ``name`` are then assigned as float64 arrays (not through
+    ``set_weights``, which casts): the reference computes those layers in float64, and so does
+    the fast engine's inference, its chunk plan made before notwithstanding."""
+    model = seed_cnn(32, 32, 3, 2)
+    _perturb(model, 9)
+    x = np.random.default_rng(9).random((70, 32, 32, 3), dtype=np.float32)
+    model.predict(x, batch_size=32)  # the plans are made with float32 weights
+    for layer in model.layers:
+        if isinstance(getattr(layer, name, None), np.ndarray):
+            setattr(layer, name, getattr(layer, name).astype(np.float64) * 1.25)
+    want = model.predict(x, batch_size=32, engine="reference")
+    got = model.predict(x, batch_size=32)
+    assert got.dtype == want.dtype and np.array_equal(got, want)

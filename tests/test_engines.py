@@ -175,6 +175,25 @@ def test_small_dense_models_train_to_the_same_bits(width, act, bn_axis, rate, op
     _fit_both(make, x, y, batch_size=4, epochs=2)
 
 
+def test_weights_assigned_in_another_dtype_train_as_the_reference_does():
+    """Weights assigned directly as float64 arrays (``set_weights`` would cast them): the
+    reference computes those layers in float64; the fast engine hands such steps to it."""
+    def make():
+        model = Sequential([Conv2D(3, (3, 3), padding="same"),
+                            BatchNormalization(), Activation("relu"), Flatten(), Dense(1)], seed=3)
+        model.build((6, 6, 2))
+        model.compile(optimizer=optim.Adam(0.01), loss="mse")
+        bn = model.layers[1]
+        bn.gamma, bn.moving_variance = bn.gamma.astype(np.float64), bn.moving_variance.astype(np.float64) * 1.5
+        return model
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((12, 6, 6, 2)).astype(np.float32)
+    y = rng.standard_normal((12, 1)).astype(np.float32)
+    ref, fast = _fit_both(make, x, y, batch_size=4, epochs=2, validation_split=0.25)
+    np.testing.assert_array_equal(fast.predict(x), ref.predict(x, engine="reference"))
+
+
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_seed_cnn_engines_agree_through_checkpoint_and_resume(tmp_path, data_format):
     """The seed CNN with dropout, a partial last batch (44 = 3*12 + 8), validation data: two

@@ -101,9 +101,6 @@ class _Plan(NamedTuple):
     output: np.ndarray
 
 
-#: the weights a chunk step reads (Conv2D's, BatchNormalization's)
-_WEIGHTS = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
-
 #: plans kept per model (one per batch shape met; a full and a last partial batch is the usual)
 KEPT_PLANS = 4
 
@@ -129,9 +126,7 @@ class ChunkedInference:
         length, sample = 0, shape[1:]
         for kernel in self.kernels:
             layer = kernel.layer
-            weights = getattr(layer, "kernel", None)  # a convolution's output takes their dtype
             if (layer.dtype != dtype or tuple(layer.build_input_shape) != sample
-                    or (weights is not None and weights.dtype != dtype)
                     or kernel.chunk_step((1,) + sample, False, batch_statistics) is None):
                 break
             length, sample = length + 1, tuple(layer.compute_output_shape(sample))
@@ -179,19 +174,12 @@ class ChunkedInference:
                 sample, scratch = tuple(kernel.layer.compute_output_shape(sample)), step.temporary
         return _Plan(length, chunk, bounds, steps, np.empty((shape[0],) + sample, dtype))
 
-    def _weights_of_dtype(self, length: int, dtype: np.dtype) -> bool:
-        """Whether every weight of the run's layers is still of ``dtype`` (the chunks' arrays are)."""
-        return all(getattr(kernel.layer, name).dtype == dtype
-                   for kernel in self.kernels[:length] for name in _WEIGHTS
-                   if isinstance(getattr(kernel.layer, name, None), np.ndarray))
-
     def forward(self, x: np.ndarray, batch_statistics: bool) -> np.ndarray:
-        """:func:`lanes.run_forward` in inference mode, bit for bit. The result may be an array
-        written again by the next call."""
+        """:func:`lanes.run_forward` in inference mode, bit for bit, for weights of their
+        layers' dtypes (as :class:`~gdsim.nn.fast.engine.FastEngine` calls it). The result may
+        be an array written again by the next call."""
         plan = (self.plan(x.shape, x.dtype, batch_statistics)
                 if isinstance(x, np.ndarray) and x.flags.c_contiguous else None)
-        if plan is not None and not self._weights_of_dtype(plan.length, x.dtype):
-            plan = None  # a weight set to another dtype since: the reference computes in it
         if plan is None:
             return lanes.run_forward(self.kernels, x, False, batch_statistics)
         for steps in plan.steps.values():

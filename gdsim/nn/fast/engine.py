@@ -14,7 +14,10 @@
   second half of each batch in a worker process (:mod:`gdsim.nn.fast.lanes`); in inference
   that worker takes every second batch whole (:mod:`gdsim.nn.fast.paired_inference`).
 
-A step that fails leaves nothing behind: its background work is waited for and unused dropout
+The kernels keep arrays of each layer's dtype, so they compute a model whose weights are of
+their layers' dtypes (as ``set_weights`` casts them); a call that finds a weight assigned
+directly in another dtype runs the reference instead (it computes that layer in the weight's
+dtype). A step that fails leaves nothing behind: its background work is waited for and unused dropout
 draws are undone, so a checkpoint resumes bit for bit. The training data must not be changed
 in place during ``fit``: the next batch is read ahead.
 """
@@ -57,6 +60,11 @@ class FastEngine:
                 and len(model.layers) == len(self.layers)
                 and all(a is b for a, b in zip(model.layers, self.layers)))
 
+    def _weights_of_layer_dtypes(self) -> bool:
+        """Whether every weight is of its layer's dtype (else the reference computes the call)."""
+        return all(getattr(layer, name).dtype == layer.dtype
+                   for layer in self.layers for name in layer.weight_names)
+
     # -- batches ---------------------------------------------------------------------------
     def batch(self, x: np.ndarray, y: np.ndarray, batches: Sequence[Any], step: int
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +95,8 @@ class FastEngine:
         """:func:`gdsim.nn.training.forward` in inference mode, bit for bit. Every intermediate
         output is a temporary the next kernel may overwrite (never ``x`` itself); the result
         may be an array a kernel writes again on the next call."""
+        if not self._weights_of_layer_dtypes():
+            return training.forward(self.layers, x, training=False, batch_statistics=batch_statistics)
         if self._in_lanes(x.shape):
             try:
                 prefix_output = self.lanes.forward(x, False, batch_statistics)
@@ -100,7 +110,8 @@ class FastEngine:
         """``(start, infer(x[start:start + batch_size]))`` for every batch, in order; with the
         lanes, every second batch computed by the worker at the same time
         (:mod:`gdsim.nn.fast.paired_inference`). Each prediction is valid until the next."""
-        if self._in_lanes((batch_size,) + x.shape[1:]) and len(x) > batch_size and self.paired is not False:
+        if (self._in_lanes((batch_size,) + x.shape[1:]) and len(x) > batch_size and self.paired is not False
+                and self._weights_of_layer_dtypes()):
             if self.paired is None:
                 self.paired = paired_inference.PairedInference(self.layers)
             try:
@@ -115,6 +126,8 @@ class FastEngine:
     # -- one step --------------------------------------------------------------------------
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`gdsim.nn.training.train_step`, bit for bit."""
+        if not self._weights_of_layer_dtypes():
+            return training.train_step(self.model, x, y)
         if self._in_lanes(x.shape):
             try:
                 return self._lanes_step(x, y)
