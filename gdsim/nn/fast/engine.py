@@ -62,7 +62,7 @@ class FastEngine:
 
     def _weights_of_layer_dtypes(self) -> bool:
         """Whether every weight is of its layer's dtype (else the reference computes the call)."""
-        return all(getattr(layer, name).dtype == layer.dtype
+        return all(getattr(getattr(layer, name), "dtype", None) == layer.dtype
                    for layer in self.layers for name in layer.weight_names)
 
     # -- batches ---------------------------------------------------------------------------
