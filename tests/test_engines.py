@@ -194,6 +194,33 @@ def test_weights_assigned_in_another_dtype_train_as_the_reference_does():
     np.testing.assert_array_equal(fast.predict(x), ref.predict(x, engine="reference"))
 
 
+def test_a_weight_cast_to_float64_and_back_during_fit_trains_as_the_reference_does():
+    """A callback sets BatchNormalization's gamma to float64 after epoch 0 and back after
+    epoch 1: the fast engine hands epoch 1 to the reference, whose Adam slots for gamma become
+    float64 and stay so; the fast steps after it must not flatten them with the rest."""
+    from gdsim.nn.callbacks import Callback
+
+    class CastGamma(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            bn = self.model.layers[1]
+            if epoch in (0, 1):
+                bn.gamma = bn.gamma.astype(np.float64 if epoch == 0 else np.float32)
+
+    def make():
+        model = Sequential([Conv2D(4, (3, 3), padding="same"), BatchNormalization(),
+                            Activation("relu"), MaxPooling2D((2, 2)), Dropout(0.3, seed=1),
+                            Flatten(), Dense(2, activation="softmax")], seed=5)
+        model.build((16, 16, 3))
+        model.compile(optimizer=optim.Adam(0.01), loss="categorical_crossentropy")
+        return model
+
+    rng = np.random.default_rng(1)
+    x = rng.random((96, 16, 16, 3), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 96)]
+    _fit_both(make, x, y, batch_size=32, epochs=4, validation_split=0.25, seed=0, shuffle=True,
+              callbacks=[CastGamma()])
+
+
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_seed_cnn_engines_agree_through_checkpoint_and_resume(tmp_path, data_format):
     """The seed CNN with dropout, a partial last batch (44 = 3*12 + 8), validation data: two

@@ -97,6 +97,17 @@ def test_mixed_dtypes_are_not_flattened():
     assert not flattenable(optim.SGD(0.1), [np.ones(2, np.float32), np.ones(2, np.float64)])
 
 
+def test_a_slot_of_another_dtype_is_not_flattened():
+    """Adam's slots of a weight once stepped in float64 stay float64 after the weight is cast
+    back: concatenated, they would promote every slot and change the update's bits."""
+    opt = optim.Adam(0.01)
+    params = [np.ones(3, np.float32), np.ones(2, np.float32)]
+    state = opt.init(params)
+    assert flattenable(opt, params, state)
+    state.slots["m"][1] = state.slots["m"][1].astype(np.float64)
+    assert not flattenable(opt, params, state)
+
+
 def test_flattenable_reads_the_optimizers_own_declaration():
     """A user subclass that declares itself non-element-wise keeps the per-array path, even
     though nothing else about it (type, hyper-parameters) would refuse it; one that declares

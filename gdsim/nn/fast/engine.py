@@ -202,7 +202,7 @@ class FastEngine:
         """One optimizer step of the trainable layers' weights from their gradients."""
         model = self.model
         params = [w for layer in trainable for w in layer.trainable_weights]
-        if flat_update.flattenable(model.optimizer, params):
+        if flat_update.flattenable(model.optimizer, params, model.optimizer_state):
             params, model.optimizer_state = self.flat.step(model.optimizer, params, grads,
                                                            model.optimizer_state)
         else:

@@ -27,11 +27,17 @@ import numpy as np
 from gdsim import optim
 
 
-def flattenable(optimizer: optim.Optimizer, params: Sequence[np.ndarray]) -> bool:
+def flattenable(optimizer: optim.Optimizer, params: Sequence[np.ndarray],
+                state: optim.OptState | None = None) -> bool:
     """Whether one flat update equals the per-array updates bit for bit: the optimizer says
-    its step is element-wise (:meth:`~gdsim.optim.Optimizer.is_elementwise`) and the arrays
-    share one dtype."""
-    return bool(params) and len({p.dtype for p in params}) == 1 and optimizer.is_elementwise()
+    its step is element-wise (:meth:`~gdsim.optim.Optimizer.is_elementwise`), and the arrays
+    and ``state``'s slot arrays share one dtype (a slot of another dtype, e.g. left by steps
+    on a float64 weight, would promote the whole concatenated slot; ``None``: a state fresh
+    from ``init``, of the params' dtypes)."""
+    dtypes = {p.dtype for p in params}
+    if state is not None:
+        dtypes.update(a.dtype for arrays in state.slots.values() for a in arrays)
+    return bool(params) and len(dtypes) == 1 and optimizer.is_elementwise()
 
 
 class FlatUpdate:
