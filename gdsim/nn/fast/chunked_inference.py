@@ -31,7 +31,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from gdsim.nn import blas, ops
-from gdsim.nn.fast import lanes
+from gdsim.nn.fast import lanes, pool_first
 from gdsim.nn.fast.kernels import ChunkStep, Conv2DKernel, Kernel
 
 #: GEMM rows of a chunk at the first convolution: its arrays (patches, output) stay within a
@@ -172,6 +172,8 @@ class ChunkedInference:
                 step = kernel.chunk_step((size,) + sample, scratch, batch_statistics)
                 steps[size].append(step)
                 sample, scratch = tuple(kernel.layer.compute_output_shape(sample)), step.temporary
+            steps[size] = pool_first.fuse(self.kernels[:length], (size,) + shape[1:], steps[size],
+                                          batch_statistics)
         return _Plan(length, chunk, bounds, steps, np.empty((shape[0],) + sample, dtype))
 
     def forward(self, x: np.ndarray, batch_statistics: bool) -> np.ndarray:

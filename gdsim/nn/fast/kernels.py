@@ -347,19 +347,21 @@ class Conv2DKernel(Kernel):
 
     def chunk_step(self, shape, scratch, batch_statistics):
         """One GEMM for the chunk, as :meth:`forward` computes a batch part (the chunks are cut
-        where the GEMM's rows may be cut with the same bits)."""
+        where the GEMM's rows may be cut with the same bits), then the bias and activation."""
         layer, geo = self.layer, self.layer.geometry
-        n, per_sample = shape[0], geo.rows.out * geo.cols.out
-        z = np.empty((n * per_sample, layer.filters), layer.dtype)
-        z4 = z.reshape(n, geo.rows.out, geo.cols.out, layer.filters)
-        wide = tiled = refresh = None
-        if layer.use_bias:
-            fold = ops.Folded(z.shape[0], layer.filters)  # long inner loop for the broadcast add
-            wide, rows_of_bias = fold.view(z), np.empty((fold.r, layer.filters), layer.dtype)
-            tiled = rows_of_bias.reshape(-1)
+        gemm = self.chunk_gemm_step(shape)
+        maps = self.chunk_maps_step((shape[0], geo.rows.out, geo.cols.out, layer.filters))
 
-            def refresh() -> None:
-                rows_of_bias[...] = layer.bias
+        def step(x: np.ndarray) -> np.ndarray:
+            return ops.from_nhwc(maps.run(gemm.run(x)), layer.data_format)  # (channels first: a copy)
+        return ChunkStep(step, True, maps.refresh)
+
+    def chunk_gemm_step(self, shape: tuple[int, ...]) -> ChunkStep:
+        """The chunk's ``z = P @ K`` alone, channels last ``(n, Ho, Wo, F)``: no bias, no activation."""
+        layer, geo = self.layer, self.layer.geometry
+        n = shape[0]
+        z = np.empty((n * geo.rows.out * geo.cols.out, layer.filters), layer.dtype)
+        z4 = z.reshape(n, geo.rows.out, geo.cols.out, layer.filters)
         kept = [None, None]  # the chunk's padded input and patch matrix
 
         def step(x: np.ndarray) -> np.ndarray:
@@ -369,10 +371,29 @@ class Conv2DKernel(Kernel):
                 kept[:] = ops.conv_patches(x, geo, *kept)
                 patches = kept[1]
             ops.conv_gemm(patches, layer.kernel, geo, out=z)
-            if wide is not None:
+            return z4
+        return ChunkStep(step, True)
+
+    def chunk_maps_step(self, shape: tuple[int, ...]) -> ChunkStep:
+        """``activation(z + bias)`` in place over a contiguous channels-last ``z`` of ``shape``
+        (a chunk's GEMM output, or its max-pooled values: :mod:`gdsim.nn.fast.pool_first`)."""
+        layer = self.layer
+        fold = tiled = refresh = None
+        if layer.use_bias:
+            fold = ops.Folded(int(np.prod(shape[:-1])), layer.filters)  # long inner loop for the add
+            rows_of_bias = np.empty((fold.r, layer.filters), layer.dtype)
+            tiled = rows_of_bias.reshape(-1)
+
+            def refresh() -> None:
+                rows_of_bias[...] = layer.bias
+
+        def step(z: np.ndarray) -> np.ndarray:
+            z2 = z.reshape(-1, layer.filters)
+            if fold is not None:
+                wide = fold.view(z2)
                 np.add(wide, tiled, out=wide)
-            layer.activation.forward(z, out=z)
-            return ops.from_nhwc(z4, layer.data_format)  # (channels first: a copy)
+            layer.activation.forward(z2, out=z2)
+            return z
         return ChunkStep(step, True, refresh)
 
     def backward(self, g, input_grad, scratch_grad):
