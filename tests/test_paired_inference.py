@@ -209,3 +209,26 @@ def test_a_model_the_worker_cannot_have_predicts_here(every_batch_in_lanes):
     assert np.array_equal(paired.predict(x, batch_size=16), serial.predict(x, batch_size=16))
     engine = paired._engine("fast")
     assert engine.lanes is not None and engine.paired is False
+
+
+def test_an_array_setting_reaches_the_worker_however_it_changes(every_batch_in_lanes):
+    """A BatchNormalization epsilon given as a 0-d array (a setting, not a weight), then
+    replaced by another array, then changed in place: every second batch is the worker's, and
+    each pass equals the reference."""
+    model = build_model(16)
+    bn = next(layer for layer in model.layers if type(layer).__name__ == "BatchNormalization")
+    rng = np.random.default_rng(6)
+    bn.moving_mean = rng.normal(0, 0.3, bn.moving_mean.shape).astype(np.float32)
+    bn.moving_variance = rng.uniform(0.5, 2, bn.moving_variance.shape).astype(np.float32)
+    x, _ = _images(64, seed=6)
+    bn.epsilon = np.array(1e-3)
+    before = model.predict(x, batch_size=16)
+    for change in ("replaced", "in place"):
+        if change == "replaced":
+            bn.epsilon = np.array(10.0)
+        else:
+            bn.epsilon[...] = 0.5
+        got = model.predict(x, batch_size=16)
+        assert np.array_equal(got, model.predict(x, batch_size=16, engine="reference")), change
+        assert not np.array_equal(got, before), change  # the setting does change the outputs
+        before = got

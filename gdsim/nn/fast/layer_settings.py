@@ -10,10 +10,10 @@ handed over:
 - :class:`Watch`, the quick look (a few microseconds a layer): has any attribute of a layer
   been assigned since? gdsim's own layers hold only values that do not change in place (numbers,
   strings, tuples, frozen activation functions; their initializers are read by ``build`` only),
-  so an assignment is the only way their settings change; a layer of any other class is always
-  looked at in full;
+  so an assignment is the only way their settings change; a layer of any other class, or one
+  given an array for a setting (which can change in place), is always looked at in full;
 - :func:`settings`, the full look (about 10 us a layer): each layer's type and public
-  attributes, pickled, compared byte for byte.
+  attributes but its weights, pickled, compared byte for byte.
 """
 
 from __future__ import annotations
@@ -28,27 +28,28 @@ import numpy as np
 
 from gdsim.nn.layers import Layer
 
-#: how :func:`settings` pickles an array or a random generator: as an empty string (their
-#: contents are weights, published every pass, or state the worker never reads)
+#: how :func:`settings` pickles a random generator: as an empty string (its state is one the
+#: worker never reads)
 _LEFT_OUT = copyreg.dispatch_table.copy()
-_LEFT_OUT[np.ndarray] = _LEFT_OUT[np.random.Generator] = lambda obj: (str, ("",))
+_LEFT_OUT[np.random.Generator] = lambda obj: (str, ("",))
 
 
-def _is_setting(name: str) -> bool:
-    """A pass's own state lives in ``_``-prefixed attributes and ``grads``; the rest are
-    settings (or weights, left out as arrays)."""
-    return not name.startswith("_") and name != "grads"
+def _settings_of(layer: Layer) -> dict:
+    """A layer's settings: its public attributes but its weights (published every pass) and
+    ``grads``; a pass's own state lives in ``_``-prefixed attributes. An array that is not a
+    weight (a 0-d array for an epsilon, say) is a setting like any other value."""
+    weights = set(layer.weight_names)
+    return {name: value for name, value in vars(layer).items()
+            if not name.startswith("_") and name != "grads" and name not in weights}
 
 
 def settings(layers: Sequence[Layer]) -> bytes:
-    """Each layer's type and public attributes, pickled with every array and random generator
-    left out: what the worker's copy must agree on besides the weights."""
+    """Each layer's type and settings, pickled with every random generator left out: what the
+    worker's copy must agree on besides the weights."""
     out = io.BytesIO()
     pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _LEFT_OUT
-    pickler.dump([(type(layer), {name: value for name, value in vars(layer).items()
-                                 if _is_setting(name)})
-                  for layer in layers])
+    pickler.dump([(type(layer), _settings_of(layer)) for layer in layers])
     return out.getvalue()
 
 
@@ -68,19 +69,21 @@ class Watch:
         self.settings = settings(layers) if now is None else now
         self._bound = []
         for layer in layers:
-            attributes = vars(layer)
-            names = tuple(name for name, value in attributes.items()
-                          if _is_setting(name) and not isinstance(value, np.ndarray))
-            self._bound.append((attributes, names, tuple(map(attributes.__getitem__, names))))
+            attributes, values = vars(layer), _settings_of(layer)
+            # an array setting can change in place, unseen by identity: such a layer is
+            # always looked at in full
+            mutable = any(isinstance(value, np.ndarray) for value in values.values())
+            names = tuple(values)
+            self._bound.append((attributes, names, tuple(values.values()), mutable))
 
     def _not_assigned(self, layers: Sequence[Layer]) -> bool:
         """The quick look: the same layers, of gdsim's own classes, every setting still bound to
         the same object (an attribute added since is read by none of their code)."""
         try:
             return len(layers) == len(self._bound) and all(
-                _own(layer) and vars(layer) is attributes
+                _own(layer) and not mutable and vars(layer) is attributes
                 and all(map(operator.is_, map(attributes.__getitem__, names), values))
-                for layer, (attributes, names, values) in zip(layers, self._bound))
+                for layer, (attributes, names, values, mutable) in zip(layers, self._bound))
         except KeyError:  # an attribute deleted
             return False
 
