@@ -93,6 +93,71 @@ def test_dropout_prefetched_masks_are_the_serial_masks(noise_shape):
     assert serial.generator.bit_generator.state == ahead.layer.generator.bit_generator.state
 
 
+def test_dropout_layers_sharing_a_generator_rewind_only_the_draws_not_taken():
+    """Two Dropout layers built from one generator, both drawn ahead: when the step fails
+    after the first took its mask, the second's rewind leaves the first's draw in place; when
+    neither took theirs, the rewinds (last first) return to where both began."""
+    x = np.ones((3, 6), dtype=np.float32)
+
+    for first_took in (True, False):
+        rng = np.random.default_rng(7)
+        ahead = [kernels.kernel_for(Dropout(0.5), True) for _ in range(2)]
+        for kernel in ahead:
+            kernel.layer.build((6,), "float32", rng)  # no seed: the layer draws from rng itself
+        assert ahead[0].layer.generator is ahead[1].layer.generator
+        start = rng.bit_generator.state
+        for kernel in ahead:
+            kernel.prefetch(3)
+        if first_took:
+            ahead[0].forward(x, False)
+        for kernel in reversed(ahead):  # as the engine undoes a failed step
+            kernel.discard_prefetch()
+        want = np.random.default_rng(7)
+        if first_took:
+            want.random((3, 6), dtype=np.float32)  # the first layer's draw stays taken
+        assert rng.bit_generator.state == want.bit_generator.state, first_took
+        assert first_took or rng.bit_generator.state == start
+
+
+def test_a_failed_fit_with_two_dropouts_on_one_generator_continues_as_the_reference():
+    """The engine-level case: a layer between two Dropout layers that share a generator
+    raises in a step; the next fit gives the reference's generator state and loss."""
+    from gdsim.nn.layers import Layer
+    from gdsim.nn.model import Sequential
+
+    class FailsOnce(Layer):
+        armed = False
+
+        def forward(self, x, training=False):
+            if training and FailsOnce.armed:
+                raise RuntimeError("step failed")
+            return self.check_input(x)
+
+        def backward(self, g):
+            self.grads = []
+            return g
+
+    def run(engine):
+        rng = np.random.default_rng(7)
+        first, second = Dropout(0.5), Dropout(0.5)
+        first.build((6,), "float32", rng)
+        second.build((6,), "float32", rng)
+        model = Sequential([Dense(6, activation="relu", input_shape=(6,)), first, FailsOnce(), second,
+                            Dense(3, activation="softmax")], seed=0)
+        model.compile("sgd", "categorical_crossentropy")
+        FailsOnce.armed = True
+        with pytest.raises(RuntimeError):
+            model.fit(x, y, batch_size=8, epochs=1, verbose=0, engine=engine)
+        FailsOnce.armed = False
+        state = rng.bit_generator.state
+        return state, model.fit(x, y, batch_size=8, epochs=1, verbose=0, engine=engine).history["loss"]
+
+    data = np.random.default_rng(0)
+    x = data.standard_normal((8, 6)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[data.integers(0, 3, 8)]
+    assert run("fast") == run("reference")
+
+
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 5), h=st.integers(2, 7), w=st.integers(2, 7), c=st.integers(1, 3),
        pool=st.integers(2, 3), stride=st.integers(1, 3), padding=st.sampled_from(["valid", "same"]),

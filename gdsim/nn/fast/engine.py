@@ -155,7 +155,7 @@ class FastEngine:
             self._coming = None
             raise
         finally:
-            for kernel in kernels:
+            for kernel in reversed(kernels):  # last draw first (layers may share a generator)
                 kernel.discard_prefetch()
         trainable = [(layer, kernel) for layer, kernel in zip(self.layers, kernels)
                      if layer.trainable and layer.trainable_weights]

@@ -202,6 +202,14 @@ class ActivationKernel(Kernel):
         return self.layer.activation.backward(self._y, g, out=out)
 
 
+def _state_and_mask(rng: np.random.Generator, shape: tuple[int, ...], rate: float
+                    ) -> tuple[dict, np.ndarray]:
+    """The generator's state, then its next mask: read on the background thread, in the order
+    the draws run (two Dropout layers may share a generator; the second draw begins where the
+    first ended)."""
+    return rng.bit_generator.state, ops.dropout_mask(rng, shape, rate)
+
+
 class DropoutKernel(Kernel):
     """Masks drawn ahead on the background thread: the same draw the forward would make (the
     generator advances once per mask either way); a mask no forward takes (another batch size,
@@ -210,7 +218,7 @@ class DropoutKernel(Kernel):
 
     def __init__(self, layer: Dropout, use_background: bool) -> None:
         super().__init__(layer, use_background)
-        self._prefetched: tuple | None = None  # (mask shape, generator state before, Future)
+        self._prefetched: tuple | None = None  # (mask shape, Future of (state before, mask))
         self._mask: np.ndarray | None = None
 
     def prefetch(self, batch_size):
@@ -219,14 +227,14 @@ class DropoutKernel(Kernel):
                 or not 0.0 < layer.rate < 1.0):
             return
         shape = layer.mask_shape((batch_size,) + layer.build_input_shape)
-        rng = layer.generator
-        self._prefetched = (shape, rng.bit_generator.state,
-                            background.submit(ops.dropout_mask, rng, shape, layer.rate))
+        self._prefetched = (shape, background.submit(_state_and_mask, layer.generator, shape, layer.rate))
 
     def discard_prefetch(self):
+        """Rewind the generator to where this draw began (for layers sharing one generator,
+        undo the draws last to first: each began where the one before it ended)."""
         if self._prefetched is not None:
-            _, before, future = self._prefetched
-            future.result()  # let the draw finish before rewinding the generator past it
+            _, future = self._prefetched
+            before, _ = future.result()  # let the draw finish before rewinding the generator past it
             self.layer.generator.bit_generator.state = before
             self._prefetched = None
 
@@ -237,7 +245,7 @@ class DropoutKernel(Kernel):
     def draw_mask(self, shape):
         """The layer's next mask of ``shape`` (a prefetched one if it fits)."""
         if self._prefetched is not None and self._prefetched[0] == shape:
-            mask = self._prefetched[2].result()
+            mask = self._prefetched[1].result()[1]
             self._prefetched = None
             return mask
         self.discard_prefetch()
