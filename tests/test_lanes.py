@@ -360,3 +360,29 @@ def test_layers_the_worker_cannot_have_leave_it_running(every_batch_in_lanes):
     custom.fit(x, y, batch_size=32, epochs=1, verbose=0)  # cannot be pickled: one core
     assert custom._engine("fast").lanes is None
     assert lanes._worker.process is worker and worker.poll() is None
+
+
+def test_a_model_of_mixed_dtypes_runs_on_one_core_with_the_reference_bits(every_batch_in_lanes):
+    """A float32 model whose BatchNormalization, Flatten and Dense were built in float64: the
+    lanes' shared arrays hold one dtype (they rounded the prefix's float64 output to float32),
+    so such a model has no lane prefix, and fit, evaluate and predict give the reference's bits."""
+    def make():
+        rng = np.random.default_rng(0)
+        bn, flat, dense = layers.BatchNormalization(), layers.Flatten(), layers.Dense(2, activation="softmax")
+        bn.build((16, 16, 8), "float64", rng)
+        flat.build((16, 16, 8), "float64", rng)
+        dense.build((16 * 16 * 8,), "float64", rng)
+        model = Sequential([layers.Conv2D(8, 3, padding="same", input_shape=(16, 16, 3)), bn, flat,
+                            dense], seed=0)
+        model.compile("sgd", "categorical_crossentropy")
+        return model
+
+    x, y = _data(32, (16, 16, 3))
+    fast, reference = make(), make()
+    assert lanes.lane_prefix(fast.layers) == 0
+    assert (fast.fit(x, y, batch_size=16, epochs=2, verbose=0).history
+            == reference.fit(x, y, batch_size=16, epochs=2, verbose=0, engine="reference").history)
+    assert all(np.array_equal(a, b) for a, b in zip(fast.get_weights(), reference.get_weights()))
+    assert np.array_equal(fast.predict(x, batch_size=16), reference.predict(x, batch_size=16, engine="reference"))
+    assert (fast.evaluate(x, y, batch_statistics=True, verbose=0)
+            == reference.evaluate(x, y, batch_statistics=True, verbose=0, engine="reference"))

@@ -93,7 +93,11 @@ _LANE_KERNELS = (Conv2DKernel, ActivationKernel, BatchNormalizationKernel, MaxPo
 
 def lane_prefix(layers: Sequence[Layer]) -> int:
     """How many leading layers can run in two lanes: image layers (inputs of rank > 2) of the
-    exact types the fast tier has lane kernels for, up to and including a Flatten."""
+    exact types the fast tier has lane kernels for, up to and including a Flatten; none when
+    the model's layers are not all of one dtype (the shared arrays that carry a batch and its
+    gradients between the lanes hold one dtype: a model of mixed dtypes runs on one core)."""
+    if len({layer.dtype for layer in layers}) > 1:
+        return 0
     count = 0
     for layer in layers:
         if len(layer.build_input_shape) < 2:
