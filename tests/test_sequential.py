@@ -217,6 +217,19 @@ def test_a_layer_reused_in_another_model_still_backpropagates():
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
 
 
+def test_a_layer_used_twice_in_one_model_is_refused_with_its_name_and_place():
+    """A layer keeps one forward's cache for its backward, so the same object twice in one
+    model (weight sharing in Keras) would train on half its gradient: refused when added, the
+    model left as it was."""
+    shared = Dense(3, input_shape=(3,), name="shared")
+    model = Sequential([shared, Dense(3)])
+    with pytest.raises(ValueError, match=r"layer 'shared' is already in this model \(at index 0\)"):
+        model.add(shared)
+    assert len(model.layers) == 2
+    with pytest.raises(ValueError, match="already in this model"):
+        Sequential([Dense(3, input_shape=(3,)), shared, Dense(3), shared])
+
+
 def test_rejected_data_do_not_fix_the_input_shape():
     model = Sequential([Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
