@@ -541,3 +541,33 @@ def test_blas_threads_blocks_overlapping_in_two_threads_restore_the_count_once_b
             assert blas.get_threads() == 1
     finally:
         blas.set_threads(before)
+
+
+@settings(max_examples=60, deadline=None)
+@given(c=st.integers(1, 4), n=st.integers(1, 3), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       sh=st.integers(1, 3), sw=st.integers(1, 3), out_h=st.integers(1, 5), out_w=st.integers(1, 5),
+       extra=st.integers(0, 2), data=st.data())
+def test_im2col_t_is_its_definition(c, n, kh, kw, sh, sw, out_h, out_w, extra, data):
+    """ops.im2col_t (one strided view copied once) against its docstring's formula, element by
+    element, on any window, stride and padded size (also a non-contiguous input); windows that
+    do not fit are refused, never read past the array."""
+    from gdsim.nn import ops
+
+    hp, wp = kh + sh * (out_h - 1) + extra, kw + sw * (out_w - 1) + extra
+    xp = np.random.default_rng(0).normal(size=(c, n, hp, 2 * wp)).astype(np.float32)
+    if data.draw(st.booleans()):
+        xp = xp[:, :, :, ::2]  # every second column: a strided input
+    else:
+        xp = np.ascontiguousarray(xp[:, :, :, :wp])
+    got = ops.im2col_t(xp, kh, kw, sh, sw, out_h, out_w)
+    want = np.empty_like(got)
+    for a in range(kh):
+        for b in range(kw):
+            for ch in range(c):
+                for s in range(n):
+                    for i in range(out_h):
+                        for j in range(out_w):
+                            want[(a * kw + b) * c + ch, (s * out_h + i) * out_w + j] = xp[ch, s, i * sh + a, j * sw + b]
+    assert np.array_equal(got, want)
+    with pytest.raises(ValueError, match="do not fit"):
+        ops.im2col_t(xp, kh, kw, sh, sw, out_h + extra + 1, out_w)
