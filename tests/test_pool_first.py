@@ -87,8 +87,8 @@ def _perturb(model, draw_value, rate, rng):
 @given(block=blocks(), n=st.integers(2, 40), seed=st.integers(0, 10_000), data=st.data())
 def test_any_block_gives_the_reference_bits(monkeypatch, block, n, seed, data):
     """Random blocks, weights and inputs (with zeros of both signs, infinities and NaNs among
-    them): the chunked forward's bit patterns equal the reference's, whichever order the
-    block took."""
+    them): the chunked forward's bit patterns are those of the same chunks in the layers'
+    order, and the reference's, whichever order the block took."""
     monkeypatch.setattr(chunked_inference, "TARGET_ROWS", 1)
     layers, shape = block
     model = Sequential(layers, seed=seed)
@@ -101,9 +101,17 @@ def test_any_block_gives_the_reference_bits(monkeypatch, block, n, seed, data):
         if rng.random() < 0.05:
             x[index] = data.draw(SPECIALS)
     with blas.blas_threads(1):
-        got = engine.chunked.forward(x, False)
+        got = engine.chunked.forward(x, False).copy()
         want = training.forward(model.layers, x, training=False)
-    assert np.array_equal(_bits(got), _bits(want))
+        monkeypatch.setattr(pool_first.PooledBlock, "_commutes", lambda self: False)
+        in_order = engine.chunked.forward(x, False)
+    # pooling first changes no bit of the chunks, NaN payloads included
+    assert np.array_equal(_bits(got), _bits(in_order))
+    # and the chunks give the reference's bits (where a NaN meets a NaN, its payload may be
+    # the other's: chunked_inference's one known exception, with non-finite weights)
+    nan = np.isnan(want)
+    assert np.array_equal(nan, np.isnan(got))
+    assert np.array_equal(_bits(got)[~nan], _bits(want)[~nan])
 
 
 def _positive_gamma(model, seed):

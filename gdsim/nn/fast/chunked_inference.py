@@ -19,6 +19,12 @@ values, with the layer's shapes, and a chunk size is used only if they agree bit
 (once per batch shape, with one BLAS thread as every model computes; a BLAS that no chunking
 matches is left to compute layer by layer).
 
+One exception, NaN payloads: where a NaN meets another NaN (possible only with non-finite
+weights, e.g. an infinite BatchNormalization coefficient; ``predict`` refuses non-finite
+inputs), the result carries one of the two payloads, and which one NumPy's loops pick can
+depend on the broadcast's width, which follows the chunk's size: every value, and the bits of
+every number that is not NaN, still agree (found by an adversarial review, session 13).
+
 Where the run stops: at the first layer that is not computed sample by sample (Dense's GEMM
 has one row per sample), or BatchNormalization with the batch's own statistics.
 """

@@ -10,7 +10,7 @@ composition ``f``. When ``f`` is non-decreasing, for every window of values ``z_
 so the maps can run after the pooling, on a quarter of the values for 2x2 windows, instead
 of before it (in the seed CNN: 6% of a batch's inference, measured). In floating point each
 map is non-decreasing: ``fl(x + b)`` and ``fl(x * inv)`` for ``inv > 0`` because rounding
-to nearest is, and ``max(x, 0)``.
+to nearest is (IEEE 754's default, NumPy's only mode: no flush-to-zero), and ``max(x, 0)``.
 
 The same bits, not only the same values, when the conditions below hold (checked before
 every batch, from the weights and activations of that moment; when they do not hold, the
@@ -23,6 +23,9 @@ block runs in the layers' own order):
 - ``f`` ends by adding a constant ``c`` (a bias, or BatchNormalization's ``shift``) that
   holds no -0: ``fl(x + c)`` is -0 only when both are -0, so ``f`` is never -0, and zero is
   the one value with two bit patterns (``f(+0)`` and ``f(-0)`` are then the same bits too);
+- the constants checked are the ones the steps use: the layers' own weights, of the layers'
+  dtype (a weight of another dtype sends the whole call to the reference,
+  :class:`gdsim.nn.fast.engine.FastEngine`);
 - pooling's padding (-inf) is never a window's only value, and ``f(-inf)`` is the least
   value of ``f``: padding wins a window in neither order unless it ties, with the same bits.
 """
