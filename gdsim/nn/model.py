@@ -116,12 +116,13 @@ class Sequential:
             raise TypeError(f"layer must be a gdsim.nn.layers.Layer, got {type(layer).__name__}")
         if self.built:
             raise ValueError("cannot add a layer to a model that is already built")
-        if any(other is layer for other in self.layers):
+        index = next((i for i, other in enumerate(self.layers) if other is layer), None)
+        if index is not None:
             # Keras shares the weights of a layer used twice; a gdsim layer keeps the cache of
             # one forward pass for its backward, so a second use would overwrite the first's
             raise ValueError(f"layer {layer.name or layer.base_name()!r} is already in this model "
-                             f"(at index {next(i for i, o in enumerate(self.layers) if o is layer)}): "
-                             "a layer can be used once per model (make another and copy its weights)")
+                             f"(at index {index}): a layer can be used once per model (make "
+                             "another and copy its weights)")
         if layer.name is None:
             # Keras's default names: dense, dense_1, ..., max_pooling2d, re_lu.
             base = layer.base_name()
