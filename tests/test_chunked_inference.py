@@ -212,3 +212,46 @@ def test_a_weight_assigned_in_float64_after_the_plan_is_computed_as_the_referenc
     want = model.predict(x, batch_size=32, engine="reference")
     got = model.predict(x, batch_size=32)
     assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_a_plan_is_refreshed_at_its_first_batch_since_the_weights_changed(monkeypatch):
+    """``weights_changed=False`` (the next batch of an inference pass): a plan's constants are
+    refreshed only if they have not been since the weights last changed -- a plan made anew
+    mid-pass (one plan kept: every change of shape makes it again) is refreshed at its first
+    batch -- and every batch has the reference bits, the weights changed between passes too."""
+    monkeypatch.setattr(chunked_inference, "KEPT_PLANS", 1)
+    refreshed = []
+    original = chunked_inference.ChunkedInference._refresh
+    monkeypatch.setattr(chunked_inference.ChunkedInference, "_refresh",
+                        staticmethod(lambda plan: refreshed.append(len(plan.output)) or original(plan)))
+    model = seed_cnn(32, 32, 3, 2)
+    engine = _engine(model)
+    rng = np.random.default_rng(10)
+    full, part = (rng.random((n, 32, 32, 3), dtype=np.float32) for n in (32, 24))
+    passes = [(1, [(full, True), (full, False), (part, False), (full, False)], [32, 24, 32]),
+              (2, [(full, True), (full, False)], [32])]
+    with blas.blas_threads(1):
+        for seed, batches, refreshes in passes:
+            _perturb(model, seed)
+            refreshed.clear()
+            for x, changed in batches:
+                want = training.forward(model.layers, x, training=False)
+                assert np.array_equal(engine.chunked.forward(x, False, weights_changed=changed), want)
+            assert refreshed == refreshes
+
+
+def test_predict_refreshes_each_plan_once_per_pass(monkeypatch):
+    """One process: a pass of three batches (two shapes) refreshes two plans, once each."""
+    refreshed = []
+    original = chunked_inference.ChunkedInference._refresh
+    monkeypatch.setattr(chunked_inference.ChunkedInference, "_refresh",
+                        staticmethod(lambda plan: refreshed.append(len(plan.output)) or original(plan)))
+    model = seed_cnn(32, 32, 3, 2)
+    model.background = False
+    x = np.random.default_rng(11).random((88, 32, 32, 3), dtype=np.float32)
+    for seed in (1, 2):
+        _perturb(model, seed)
+        refreshed.clear()
+        assert np.array_equal(model.predict(x, batch_size=32),
+                              model.predict(x, batch_size=32, engine="reference"))
+        assert refreshed == [32, 24]

@@ -91,10 +91,13 @@ class FastEngine:
         return done
 
     # -- inference --------------------------------------------------------------------------
-    def infer(self, x: np.ndarray, batch_statistics: bool = False) -> np.ndarray:
+    def infer(self, x: np.ndarray, batch_statistics: bool = False, weights_changed: bool = True
+              ) -> np.ndarray:
         """:func:`gdsim.nn.training.forward` in inference mode, bit for bit. Every intermediate
         output is a temporary the next kernel may overwrite (never ``x`` itself); the result
-        may be an array a kernel writes again on the next call."""
+        may be an array a kernel writes again on the next call. ``weights_changed=False``: the
+        weights are those of the previous call (the next batch of an inference pass;
+        :meth:`ChunkedInference.forward`)."""
         if not self._weights_of_layer_dtypes():
             return training.forward(self.layers, x, training=False, batch_statistics=batch_statistics)
         if self._in_lanes(x.shape):
@@ -103,13 +106,15 @@ class FastEngine:
                 return lanes.run_forward(self.kernels[self.prefix:], prefix_output, False, batch_statistics)
             except lanes.CannotHold:  # raised before any work: the prefix runs here from now on
                 self.lanes = None
-        return self.chunked.forward(x, batch_statistics)
+        return self.chunked.forward(x, batch_statistics, weights_changed)
 
     def infer_batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool = False
                       ) -> Iterator[tuple[int, np.ndarray]]:
         """``(start, infer(x[start:start + batch_size]))`` for every batch, in order; with the
         lanes, every second batch computed by the worker at the same time
-        (:mod:`gdsim.nn.fast.paired_inference`). Each prediction is valid until the next."""
+        (:mod:`gdsim.nn.fast.paired_inference`). Each prediction is valid until the next.
+        The weights stay as they are from the first batch to the last (nothing runs between
+        the batches of ``predict`` and ``evaluate`` that could change them)."""
         if (self._in_lanes((batch_size,) + x.shape[1:]) and len(x) > batch_size and self.paired is not False
                 and self._weights_of_layer_dtypes()):
             if self.paired is None:
@@ -117,11 +122,12 @@ class FastEngine:
             try:
                 yield from self.paired.batches(
                     x, batch_size, batch_statistics,
-                    lambda batch: self.chunked.forward(batch, batch_statistics))
+                    lambda batch, first: self.chunked.forward(batch, batch_statistics, first))
                 return
             except lanes.CannotHold:  # raised before any batch: all of them here, from now on
                 self.paired = False
-        yield from training.infer_in_batches(self.infer, x, batch_size, batch_statistics)
+        for start in range(0, len(x), batch_size):
+            yield start, self.infer(x[start:start + batch_size], batch_statistics, start == 0)
 
     # -- one step --------------------------------------------------------------------------
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,9 +19,10 @@ the same numerics profile as the process that started it. Messages (pickled tupl
   (:func:`gdsim.nn.fast.lanes.draw_masks_ahead`); answers ``("drawn", states after)``;
 - ``("backward",)``: the backward pass from the shared ``gout``, the weight gradients into
   the shared ``g*`` arrays; answers ``("backwarded",)``;
-- ``("infer", buffer, n, batch_statistics)``: the whole model's inference forward over the
-  batch of ``n`` in the inference role's shared ``x{buffer}``, into ``prediction{buffer}``;
-  answers ``("inferred",)``;
+- ``("infer", buffer, n, batch_statistics, first)``: the whole model's inference forward over
+  the batch of ``n`` in the inference role's shared ``x{buffer}``, into ``prediction{buffer}``
+  (``first``: the pass's first batch; the weights stay fixed until its end); answers
+  ``("inferred",)``;
 - ``("stop",)``, or the other end closing: exit.
 
 An error answers ``("error", message)``; the other process then stops this one.
@@ -88,9 +89,10 @@ class _Inference:
         self.layers, self.shared = layers, shared
         self.chunked = ChunkedInference([kernel_for(layer, False) for layer in layers])
 
-    def infer(self, buffer: int, n: int, batch_statistics: bool) -> None:
+    def infer(self, buffer: int, n: int, batch_statistics: bool, first: bool) -> None:
+        """``first``: the first batch of a pass (the weights are then fixed until its end)."""
         lanes.install_weights(self.layers, self.shared)
-        y = self.chunked.forward(self.shared[f"x{buffer}"][:n], batch_statistics)
+        y = self.chunked.forward(self.shared[f"x{buffer}"][:n], batch_statistics, first)
         out = self.shared[f"prediction{buffer}"][:n]
         if y.shape != out.shape or y.dtype != out.dtype:
             raise ValueError(f"the model's output is {y.dtype}{y.shape[1:]}, its shared array "

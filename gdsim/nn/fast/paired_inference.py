@@ -57,10 +57,11 @@ class PairedInference:
         return worker
 
     def batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool,
-                infer_here: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+                infer_here: Callable[[np.ndarray, bool], np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         """``(start, prediction)`` of each batch ``x[start:start + batch_size]`` in order;
-        ``infer_here(batch)`` computes a batch in this process. A prediction is valid until
-        the next one is taken.
+        ``infer_here(batch, first)`` computes a batch in this process (``first``: the pass's
+        first batch here; the weights do not change during the pass). A prediction is valid
+        until the next one is taken.
 
         Batches ``0, 2, 4, ...`` run here, ``1, 3, 5, ...`` in the worker, which is kept
         :data:`AHEAD` batches ahead (each in a shared buffer of its own, one more for the
@@ -78,13 +79,13 @@ class PairedInference:
                     """Hand the worker its ``k``-th batch."""
                     buffer, batch = k % (AHEAD + 1), x[theirs[k]:theirs[k] + batch_size]
                     np.copyto(self.shared[f"x{buffer}"][:len(batch)], batch)
-                    worker.conn.send(("infer", buffer, len(batch), batch_statistics))
+                    worker.conn.send(("infer", buffer, len(batch), batch_statistics, k == 0))
                     in_flight.append((theirs[k], buffer))
 
                 for k in range(min(AHEAD, len(theirs))):
                     send(k)
                 for k, start in enumerate(starts[::2]):
-                    mine = infer_here(x[start:start + batch_size])
+                    mine = infer_here(x[start:start + batch_size], k == 0)
                     done = None
                     if in_flight:
                         lanes.receive(worker.conn, ("inferred",))
