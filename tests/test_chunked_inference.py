@@ -255,3 +255,27 @@ def test_predict_refreshes_each_plan_once_per_pass(monkeypatch):
         assert np.array_equal(model.predict(x, batch_size=32),
                               model.predict(x, batch_size=32, engine="reference"))
         assert refreshed == [32, 24]
+
+
+def test_a_chunk_step_makes_its_views_once_per_input_array():
+    """``_views_kept``: the work prepared for an array is used again whenever that same array
+    comes (whatever it holds then); another array, or an input whose views were copies, is
+    prepared anew."""
+    from gdsim.nn.fast import kernels
+
+    prepared = []
+
+    def prepare(x):
+        prepared.append(x)
+        view = x.reshape(-1)
+        return (lambda: view * 2), x.flags.c_contiguous
+
+    run = kernels._views_kept(prepare)
+    a, b = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    assert np.array_equal(run(a), np.arange(6.0) * 2)
+    a[...] = 5.0  # the same array holding other values: the kept view reads them
+    assert np.array_equal(run(a), np.full(6, 10.0)) and len(prepared) == 1
+    assert np.array_equal(run(b), np.full(6, 2.0)) and len(prepared) == 2
+    strided = np.arange(12.0).reshape(2, 6)[:, ::2]
+    run(strided), run(strided)
+    assert len(prepared) == 4  # not contiguous: prepared at every call

@@ -136,18 +136,26 @@ def im2col_t(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, out_h: int, out
     of ``xp``, ``windows[a, b, c, n, i, j] = xp[c, n, i*sh + a, j*sw + b]`` (no copy), and
     ``P^T`` is that view copied once (one NumPy call: a third faster than one per offset on
     the seed CNN's first layer)."""
+    c, n = xp.shape[:2]
+    windows = im2col_windows(xp, kh, kw, sh, sw, out_h, out_w)
+    shape = (kh * kw * c, n * out_h * out_w)
+    if out is None or out.shape != shape or out.dtype != xp.dtype:
+        out = np.empty(shape, dtype=xp.dtype)
+    np.copyto(out.reshape(windows.shape), windows)
+    return out
+
+
+def im2col_windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, out_h: int, out_w: int
+                   ) -> np.ndarray:
+    """The read-only strided view ``windows[a, b, c, n, i, j] = xp[c, n, i*sh + a, j*sw + b]``
+    of a padded ``xp (C, N, Hp, Wp)`` that :func:`im2col_t` copies (no copy here)."""
     c, n, hp, wp = xp.shape
     if kh + sh * (out_h - 1) > hp or kw + sw * (out_w - 1) > wp:
         raise ValueError(f"im2col_t: {out_h}x{out_w} windows of {kh}x{kw} with strides "
                          f"{sh}x{sw} do not fit a padded input of {hp}x{wp}")
-    shape = (kh * kw * c, n * out_h * out_w)
-    if out is None or out.shape != shape or out.dtype != xp.dtype:
-        out = np.empty(shape, dtype=xp.dtype)
     sc, sn, sr, sk = xp.strides
-    windows = np.lib.stride_tricks.as_strided(
+    return np.lib.stride_tricks.as_strided(
         xp, (kh, kw, c, n, out_h, out_w), (sr, sk, sc, sn, sh * sr, sw * sk), writeable=False)
-    np.copyto(out.reshape(kh, kw, c, n, out_h, out_w), windows)
-    return out
 
 
 def col2im_t(cols_t: np.ndarray, padded_shape: tuple[int, int, int, int], kh: int, kw: int,
@@ -223,9 +231,15 @@ def conv_patches(x: np.ndarray, geo: ConvGeometry, pad_out: np.ndarray | None = 
 
     Not for a pointwise convolution (see :func:`conv_pointwise_patches`)."""
     (kh, kw), (sh, sw) = geo.kernel_size, geo.strides
-    cnhw = x.transpose(1, 0, 2, 3) if geo.data_format == "channels_first" else x.transpose(3, 0, 1, 2)
-    padded = pad_cnhw(cnhw, geo.rows, geo.cols, 0.0, pad_out)
+    padded = pad_channel_major(x, geo, pad_out)
     return padded, im2col_t(padded, kh, kw, sh, sw, geo.rows.out, geo.cols.out, patches_out)
+
+
+def pad_channel_major(x: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
+    """An image batch in the layer's data format as the zero-padded ``(C, N, Hp, Wp)`` that
+    :func:`im2col_t` reads (:func:`pad_cnhw`: into ``out`` when it fits)."""
+    cnhw = x.transpose(1, 0, 2, 3) if geo.data_format == "channels_first" else x.transpose(3, 0, 1, 2)
+    return pad_cnhw(cnhw, geo.rows, geo.cols, 0.0, out)
 
 
 def conv_pointwise_patches(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -450,21 +464,41 @@ def pools_tile(pool_size: tuple[int, int], strides: tuple[int, int], rows: Axis,
 
 def window_max(xp: np.ndarray, pool_size: tuple[int, int], strides: tuple[int, int],
                rows: Axis, cols: Axis, out: np.ndarray | None = None) -> np.ndarray:
-    """Window maxima ``(N, Ho, Wo, C)`` of a padded ``xp (N, Hp, Wp, C)`` (any batch slice).
+    """Window maxima ``(N, Ho, Wo, C)`` of a padded ``xp (N, Hp, Wp, C)`` (any batch slice):
+    :class:`WindowMax` made and called once."""
+    return WindowMax(xp, pool_size, strides, rows, cols, out)()
+
+
+class WindowMax:
+    """The window maxima of what a padded ``xp (N, Hp, Wp, C)`` holds at each call, into
+    ``out (N, Ho, Wo, C)``; the strided views are made once (the fast tier's chunks write the
+    same array again for every chunk).
 
     Exactly tiled and contiguous: first over the window rows (each operand a contiguous run of
     ``Wo*pw*C`` values, NumPy's fast loop), then over the window columns of the ``ph`` times
     smaller result; otherwise a running maximum over the offsets in row-major order. The two
     groupings give the same maxima (only the sign of a zero tie could differ), so the choice
     is made here, once, for both tiers."""
-    if out is None:
-        out = np.empty((xp.shape[0], rows.out, cols.out, xp.shape[3]), xp.dtype)
-    if pools_tile(pool_size, strides, rows, cols, xp.shape) and xp.flags.c_contiguous:
-        ph, pw = pool_size
-        x6 = xp.reshape(xp.shape[0], rows.out, ph, cols.out, pw, xp.shape[3])
-        by_rows = running_max([x6[:, :, a] for a in range(ph)])  # (N, Ho, Wo, pw, C)
-        return running_max([by_rows[:, :, :, b] for b in range(pw)], out=out)
-    return running_max([xp[index] for index in pool_offsets(pool_size, strides, rows, cols)], out=out)
+
+    def __init__(self, xp: np.ndarray, pool_size: tuple[int, int], strides: tuple[int, int],
+                 rows: Axis, cols: Axis, out: np.ndarray | None = None) -> None:
+        if out is None:
+            out = np.empty((xp.shape[0], rows.out, cols.out, xp.shape[3]), xp.dtype)
+        self.out = out
+        if pools_tile(pool_size, strides, rows, cols, xp.shape) and xp.flags.c_contiguous:
+            ph, pw = pool_size
+            x6 = xp.reshape(xp.shape[0], rows.out, ph, cols.out, pw, xp.shape[3])
+            by_rows = np.empty(x6[:, :, 0].shape, xp.dtype)  # (N, Ho, Wo, pw, C)
+            #: (operands, their running maximum's array), in order
+            self.stages = [([x6[:, :, a] for a in range(ph)], by_rows),
+                           ([by_rows[:, :, :, b] for b in range(pw)], out)]
+        else:
+            self.stages = [([xp[index] for index in pool_offsets(pool_size, strides, rows, cols)], out)]
+
+    def __call__(self) -> np.ndarray:
+        for parts, into in self.stages:
+            running_max(parts, out=into)
+        return self.out
 
 
 def first_max_masks(xp: np.ndarray, best: np.ndarray, offsets: Sequence[tuple[slice, ...]]
