@@ -15,9 +15,11 @@ Every engine trains the same network (``seed_cnn``'s layers: 32x32x3 inputs, 2 c
 
 Each engine lives in its own process (OpenMP threads spin-wait and disturb whatever shares their
 process), started once and warmed up (Keras compiles, PyTorch allocates); then the processes
-take turns -- one timed epoch each, A, B, C, A, B, C, ... -- ``--repeats`` times, and the best
-(least disturbed) epoch of each counts; the same for one pass of ``predict``. Only one process
-works at a time: the others wait on a pipe. Beside the best-of ratios, the JSON gives gdsim's
+take turns -- one timed epoch each, A, B, C, then B, C, A, then C, A, B, ... (each round starts
+one engine later, so that no engine always follows the same one) -- ``--repeats`` times, and
+the best (least disturbed) epoch of each counts; the same for one pass of ``predict``, three
+times as many rounds by default (``--predict-repeats``: a pass takes a tenth of a second, less
+than the host's slowdowns last). Only one process works at a time: the others wait on a pipe. Beside the best-of ratios, the JSON gives gdsim's
 ratio to the fastest peer round by round (``round_ratios_vs_fastest``): on a host whose speed
 drifts by tens of percent within minutes, as these VMs do, their median is the steadier one.
 
@@ -318,8 +320,11 @@ def available(name: str) -> bool:
     return module is None or importlib.util.find_spec(module) is not None
 
 
-def measure(images: int, repeats: int, engines: list[str], fma_units: int) -> dict:
-    """Every engine's best training and inference epoch, taking turns; FLOP/s figures."""
+def measure(images: int, repeats: int, engines: list[str], fma_units: int,
+            predict_repeats: int | None = None) -> dict:
+    """Every engine's best training epoch of ``repeats`` and best ``predict`` pass of
+    ``predict_repeats`` (default ``3 * repeats``), taking turns; FLOP/s figures."""
+    predict_repeats = 3 * repeats if predict_repeats is None else predict_repeats
     missing = [name for name in engines if not available(name)]
     engines = [name for name in engines if name not in missing]
     workers = []
@@ -330,9 +335,10 @@ def measure(images: int, repeats: int, engines: list[str], fma_units: int) -> di
         seconds: dict[str, dict[str, list[float]]] = {kind: {w.name: [] for w in workers}
                                                       for kind in ("train", "predict")}
         rss: dict[str, float] = {}
-        for kind in ("train", "predict"):
-            for _ in range(repeats):
-                for worker in workers:
+        for kind, rounds in (("train", repeats), ("predict", predict_repeats)):
+            for round_ in range(rounds):
+                # each round starts one engine later: none always follows the same one
+                for worker in workers[round_ % len(workers):] + workers[:round_ % len(workers)]:
                     answer = worker.ask(kind)
                     seconds[kind][worker.name].append(answer["seconds"])
                     rss[worker.name] = answer["max_rss_mb"]
@@ -349,7 +355,7 @@ def measure(images: int, repeats: int, engines: list[str], fma_units: int) -> di
     peak_all = peak_flops(processor["float32_lanes"], fma_units, processor["mhz"], processor["cores"])
     peak_avx2_core = peak_flops(8, fma_units, processor["mhz"], 1)
     result: dict = {
-        "images": images, "repeats": repeats, "batch": BATCH, "cores": processor["cores"],
+        "images": images, "repeats": repeats, "predict_repeats": predict_repeats, "batch": BATCH, "cores": processor["cores"],
         "cpu": processor["model"], "cpu_mhz": processor["mhz"], "simd": processor["simd"],
         "engines": {w.name: w.info for w in workers}, "missing": missing,
         "train_images_per_s": train, "inference_images_per_s": infer,
@@ -410,7 +416,8 @@ def round_ratios(seconds: dict[str, list[float]], ours: str, peer: str) -> dict:
 def report(result: dict) -> None:
     f = result["flops"]
     print(f"seed CNN, 32x32x3, {CLASSES} classes, batch {BATCH}, Adam, float32; "
-          f"best of {result['repeats']} epochs of {result['images']} images, each engine in its "
+          f"best of {result['repeats']} epochs (predict: {result['predict_repeats']} passes) of "
+          f"{result['images']} images, each engine in its "
           f"own process, taking turns")
     print(f"  cpu: {result['cpu']}, {result['cores']} cores, {result['simd']}, "
           f"{result['cpu_mhz']:.0f} MHz")
@@ -455,7 +462,9 @@ def gdsim_rate(images: int) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1600, help="images per timed epoch")
-    parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=4, help="timed training epochs per engine")
+    parser.add_argument("--predict-repeats", type=int, default=None,
+                        help="timed predict passes per engine (default: 3 x --repeats)")
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES),
                         help="which engines to measure (default: all that are installed)")
     parser.add_argument("--fma-units", type=int, default=2,
@@ -468,15 +477,15 @@ def main(argv=None) -> int:
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--gdsim-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.images < BATCH or args.repeats < 1 or args.fma_units < 1:
-        parser.error(f"--images must be >= {BATCH}, --repeats >= 1 and --fma-units >= 1")
+    if args.images < BATCH or args.repeats < 1 or args.fma_units < 1 or (args.predict_repeats or 1) < 1:
+        parser.error(f"--images must be >= {BATCH}, --repeats, --predict-repeats and --fma-units >= 1")
     if args.worker:
         return serve(args.worker, args.images)
     if args.gdsim_only:
         print(json.dumps({"numerics": numerics.label(), "gdsim_images_per_s": gdsim_rate(args.images)}))
         return 0
     engines = list(GDSIM_ENGINES) if args.profiles else args.engines
-    result = measure(args.images, args.repeats, engines, args.fma_units)
+    result = measure(args.images, args.repeats, engines, args.fma_units, args.predict_repeats)
     if args.profiles and "gdsim-native" in result["train_images_per_s"]:
         result["portable_images_per_s"] = result["gdsim_images_per_s"]
         result["native_images_per_s"] = result["gdsim_native_images_per_s"]
