@@ -19,9 +19,10 @@ take turns -- one timed epoch each, A, B, C, then B, C, A, then C, A, B, ... (ea
 one engine later, so that no engine always follows the same one) -- ``--repeats`` times, and
 the best (least disturbed) epoch of each counts; the same for one pass of ``predict``, three
 times as many rounds by default (``--predict-repeats``: a pass takes a tenth of a second, less
-than the host's slowdowns last). Only one process works at a time: the others wait on a pipe. Beside the best-of ratios, the JSON gives gdsim's
-ratio to the fastest peer round by round (``round_ratios_vs_fastest``): on a host whose speed
-drifts by tens of percent within minutes, as these VMs do, their median is the steadier one.
+than the host's slowdowns last). Only one process works at a time: the others wait on a
+pipe. Beside the best-of ratios, the JSON gives gdsim's ratio to the fastest peer round by
+round (``round_ratios_vs_fastest``): on a host whose speed drifts by tens of percent within
+minutes, as these VMs do, their median is the steadier one.
 
 FLOP/s: the seed CNN's GEMM work per training image is counted from the layer shapes (forward,
 dL/dW of every layer and dL/dx of all but the first; BatchNorm, ReLU, pooling and Adam are not
@@ -327,6 +328,9 @@ def measure(images: int, repeats: int, engines: list[str], fma_units: int,
     predict_repeats = 3 * repeats if predict_repeats is None else predict_repeats
     missing = [name for name in engines if not available(name)]
     engines = [name for name in engines if name not in missing]
+    if not engines:
+        raise SystemExit(f"cnn_throughput: none of the engines asked for is installed "
+                         f"({', '.join(missing)})")
     workers = []
     try:
         for name in engines:  # one at a time: warm-ups do not overlap
@@ -355,7 +359,8 @@ def measure(images: int, repeats: int, engines: list[str], fma_units: int,
     peak_all = peak_flops(processor["float32_lanes"], fma_units, processor["mhz"], processor["cores"])
     peak_avx2_core = peak_flops(8, fma_units, processor["mhz"], 1)
     result: dict = {
-        "images": images, "repeats": repeats, "predict_repeats": predict_repeats, "batch": BATCH, "cores": processor["cores"],
+        "images": images, "repeats": repeats, "predict_repeats": predict_repeats,
+        "batch": BATCH, "cores": processor["cores"],
         "cpu": processor["model"], "cpu_mhz": processor["mhz"], "simd": processor["simd"],
         "engines": {w.name: w.info for w in workers}, "missing": missing,
         "train_images_per_s": train, "inference_images_per_s": infer,
@@ -477,7 +482,8 @@ def main(argv=None) -> int:
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--gdsim-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.images < BATCH or args.repeats < 1 or args.fma_units < 1 or (args.predict_repeats or 1) < 1:
+    if (args.images < BATCH or args.repeats < 1 or args.fma_units < 1
+            or (args.predict_repeats is not None and args.predict_repeats < 1)):
         parser.error(f"--images must be >= {BATCH}, --repeats, --predict-repeats and --fma-units >= 1")
     if args.worker:
         return serve(args.worker, args.images)

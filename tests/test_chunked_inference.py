@@ -259,8 +259,8 @@ def test_predict_refreshes_each_plan_once_per_pass(monkeypatch):
 
 def test_a_chunk_step_makes_its_views_once_per_input_array():
     """``_views_kept``: the work prepared for an array is used again whenever that same array
-    comes (whatever it holds then); another array, or an input whose views were copies, is
-    prepared anew."""
+    comes (whatever it holds then); another array, an input whose views were copies, or any
+    input of a step told not to keep (a plan's first), is prepared anew."""
     from gdsim.nn.fast import kernels
 
     prepared = []
@@ -270,7 +270,7 @@ def test_a_chunk_step_makes_its_views_once_per_input_array():
         view = x.reshape(-1)
         return (lambda: view * 2), x.flags.c_contiguous
 
-    run = kernels._views_kept(prepare)
+    run = kernels._views_kept(prepare, keep=True)
     a, b = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
     assert np.array_equal(run(a), np.arange(6.0) * 2)
     a[...] = 5.0  # the same array holding other values: the kept view reads them
@@ -279,3 +279,43 @@ def test_a_chunk_step_makes_its_views_once_per_input_array():
     strided = np.arange(12.0).reshape(2, 6)[:, ::2]
     run(strided), run(strided)
     assert len(prepared) == 4  # not contiguous: prepared at every call
+    unkept = kernels._views_kept(prepare, keep=False)  # a caller's chunk: never kept
+    unkept(a), unkept(a)
+    assert len(prepared) == 6
+
+
+@pytest.mark.skipif(lanes.cores() < 2, reason="the training lanes need two cores")
+def test_a_pass_whose_first_batch_runs_in_the_lanes_refreshes_its_chunked_last_batch():
+    """A model the inference worker cannot hold (a layer class defined in a function does not
+    pickle): each pass's full batches run in the training lanes, its small last batch here in
+    chunks. After the weights change, that last batch is computed with the new constants,
+    though the first batch of the pass never reached the chunks (found by session 14's review)."""
+    class Tail(Activation):  # local: the worker cannot unpickle it
+        pass
+
+    model = Sequential([Conv2D(4, (3, 3), padding="same", activation="relu"), BatchNormalization(),
+                        Flatten(), Dense(2), Tail("softmax")], seed=0)
+    model.build((32, 32, 3))
+    x = np.random.default_rng(12).random((46, 32, 32, 3), dtype=np.float32)  # batches of 32, 14
+    model.predict(x, batch_size=32)
+    model.layers[0].bias = (model.layers[0].bias + 0.5).astype(np.float32)
+    assert np.array_equal(model.predict(x, batch_size=32),
+                          model.predict(x, batch_size=32, engine="reference"))
+
+
+def test_predict_keeps_no_reference_to_the_callers_input():
+    """The first chunk step gets a new view of the caller's batch at every chunk: it keeps no
+    views of it (they would keep the whole input alive after ``predict`` returns)."""
+    import gc
+    import weakref
+
+    model = Sequential([Conv2D(8, (1, 1), activation="relu"), Conv2D(8, (3, 3), padding="same"),
+                        Flatten(), Dense(2)], seed=0)
+    model.build((32, 32, 3))
+    model.background = False
+    x = np.random.default_rng(13).random((200, 32, 32, 3), dtype=np.float32)
+    alive = weakref.ref(x)
+    model.predict(x, batch_size=32)
+    del x
+    gc.collect()
+    assert alive() is None

@@ -122,10 +122,11 @@ class ChunkedInference:
 
     def plan(self, shape: tuple[int, ...], dtype: np.dtype, batch_statistics: bool) -> _Plan | None:
         """The plan of a batch of ``shape``; ``None``: layer by layer."""
-        return self._plans[self._key(shape, dtype, batch_statistics)]
+        return self._plans[self._ensure_plan(shape, dtype, batch_statistics)]
 
-    def _key(self, shape: tuple[int, ...], dtype: np.dtype, batch_statistics: bool) -> tuple:
-        """The key of a batch's plan, the plan made if it is new."""
+    def _ensure_plan(self, shape: tuple[int, ...], dtype: np.dtype, batch_statistics: bool) -> tuple:
+        """The plan of a batch made if it is new (the oldest let go past :data:`KEPT_PLANS`);
+        returns its key in :attr:`_plans`."""
         key = (tuple(shape), np.dtype(dtype).str, bool(batch_statistics))
         if key not in self._plans:
             if len(self._plans) >= KEPT_PLANS:
@@ -190,6 +191,10 @@ class ChunkedInference:
                                           batch_statistics)
         return _Plan(length, chunk, bounds, steps, np.empty((shape[0],) + sample, dtype))
 
+    def mark_stale(self) -> None:
+        """The weights may have changed: every plan's constants are refreshed at its next batch."""
+        self._fresh.clear()
+
     @staticmethod
     def _refresh(plan: _Plan) -> None:
         """The constants of every step of ``plan`` from the weights."""
@@ -203,16 +208,17 @@ class ChunkedInference:
         layers' dtypes (as :class:`~gdsim.nn.fast.engine.FastEngine` calls it). The result may
         be an array written again by the next call.
 
-        ``weights_changed=False`` says the weights (and every setting a step reads) are as they
-        were at the previous call, as from one batch of an inference pass to the next: the
-        plan's constants (tiled biases, BatchNormalization's coefficients, pooling first or
-        not) are then refreshed only if this plan has not been since the weights changed
-        (measured on the seed CNN: 146 us of a 2.9 ms batch of 32 saved)."""
+        ``weights_changed=False`` says the weights (and every setting a step reads) have not
+        changed since the last call with ``weights_changed=True`` or :meth:`mark_stale`, as
+        from one batch of an inference pass to the next (whatever computed the batches
+        before): the plan's constants (tiled biases, BatchNormalization's coefficients, pooling
+        first or not) are then refreshed only if this plan has not been since then (measured
+        on the seed CNN: 146 us of a 2.9 ms batch of 32 saved)."""
+        if weights_changed:  # before any return: a later batch of the pass may be chunked
+            self.mark_stale()
         if not (isinstance(x, np.ndarray) and x.flags.c_contiguous):
             return lanes.run_forward(self.kernels, x, False, batch_statistics)
-        if weights_changed:
-            self._fresh.clear()
-        key = self._key(x.shape, x.dtype, batch_statistics)
+        key = self._ensure_plan(x.shape, x.dtype, batch_statistics)
         plan = self._plans[key]
         if plan is None:
             return lanes.run_forward(self.kernels, x, False, batch_statistics)

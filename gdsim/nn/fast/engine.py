@@ -98,6 +98,8 @@ class FastEngine:
         may be an array a kernel writes again on the next call. ``weights_changed=False``: the
         weights are those of the previous call (the next batch of an inference pass;
         :meth:`ChunkedInference.forward`)."""
+        if weights_changed:  # whichever path computes this batch: a later one may be chunked
+            self.chunked.mark_stale()
         if not self._weights_of_layer_dtypes():
             return training.forward(self.layers, x, training=False, batch_statistics=batch_statistics)
         if self._in_lanes(x.shape):
@@ -106,7 +108,7 @@ class FastEngine:
                 return lanes.run_forward(self.kernels[self.prefix:], prefix_output, False, batch_statistics)
             except lanes.CannotHold:  # raised before any work: the prefix runs here from now on
                 self.lanes = None
-        return self.chunked.forward(x, batch_statistics, weights_changed)
+        return self.chunked.forward(x, batch_statistics, weights_changed=False)
 
     def infer_batches(self, x: np.ndarray, batch_size: int, batch_statistics: bool = False
                       ) -> Iterator[tuple[int, np.ndarray]]:

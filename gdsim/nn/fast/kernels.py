@@ -43,7 +43,8 @@ class ChunkStep(NamedTuple):
     run: Callable[[np.ndarray], np.ndarray]
     #: whether the output is a temporary the next step may overwrite
     temporary: bool
-    #: refreshes the step's constants from the layer's weights (before each batch), or None
+    #: refreshes the step's constants from the layer's weights (at an inference pass's first
+    #: batch), or None
     refresh: Callable[[], None] | None = None
 
 
@@ -54,24 +55,27 @@ def _overwritable(array: Any, allowed: bool, dtype: np.dtype) -> np.ndarray | No
     return None
 
 
-def _views_kept(prepare: Callable[[np.ndarray], tuple[Callable[[], np.ndarray], bool]]
-                ) -> Callable[[np.ndarray], np.ndarray]:
-    """A chunk step's ``run`` that makes its views of an input once per input array.
+def _views_kept(prepare: Callable[[np.ndarray], tuple[Callable[[], np.ndarray], bool]],
+                keep: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """A chunk step's ``run`` that makes its views of an input array once per input array.
 
     Every chunk step but a plan's first gets the same array at every call (the output array of
     the step before), so the reshapes and strided views it works through need not be made for
     every chunk (1-4 us of NumPy calls each, up to a tenth of a batch's time on the seed CNN).
     ``prepare(x)`` returns ``(work, reusable)``: ``work()`` computes the step over what ``x``
     holds when it is called; ``reusable`` says the views are views of ``x`` (no copies), so
-    ``work`` stays right for that array whatever it holds later."""
-    kept: list = [None, None]  # the input array, its work
+    ``work`` stays right for that array whatever it holds later. ``keep``: the input is a
+    temporary of the step before (``scratch``); a caller's chunk, a new view at every call, is
+    never kept (it would keep the caller's whole batch alive)."""
+    kept_input, kept_work = None, None
 
     def run(x: np.ndarray) -> np.ndarray:
-        if x is kept[0]:
-            return kept[1]()
+        nonlocal kept_input, kept_work
+        if x is kept_input:
+            return kept_work()
         work, reusable = prepare(x)
-        if reusable:
-            kept[:] = x, work
+        if keep and reusable:
+            kept_input, kept_work = x, work
         return work()
     return run
 
@@ -169,7 +173,9 @@ class DenseKernel(Kernel):
     infers_temporary = True
 
     def infer(self, x, scratch_input, batch_statistics):
-        return self.forward(x, scratch_input)  # the same in both modes
+        y = self.forward(x, scratch_input)  # the same in both modes
+        self._x = self._y = None  # backward's caches: the input may be the caller's batch
+        return y
 
     @property
     def keeps_output(self) -> bool:
@@ -374,21 +380,25 @@ class Conv2DKernel(Kernel):
                              layer.data_format)
 
     def infer(self, x, scratch_input, batch_statistics):
-        return self.forward(x, scratch_input)  # a convolution computes the same in both modes
+        y = self.forward(x, scratch_input)  # a convolution computes the same in both modes
+        # backward's caches let go: a pointwise convolution's patches view the caller's batch
+        self._patches, self._z, self._parts = [], None, ()
+        return y
 
     def chunk_step(self, shape, scratch, batch_statistics):
         """One GEMM for the chunk, as :meth:`forward` computes a batch part (the chunks are cut
         where the GEMM's rows may be cut with the same bits), then the bias and activation."""
         layer, geo = self.layer, self.layer.geometry
-        gemm = self.chunk_gemm_step(shape)
+        gemm = self.chunk_gemm_step(shape, scratch)
         maps = self.chunk_maps_step((shape[0], geo.rows.out, geo.cols.out, layer.filters))
 
         def step(x: np.ndarray) -> np.ndarray:
             return ops.from_nhwc(maps.run(gemm.run(x)), layer.data_format)  # (channels first: a copy)
         return ChunkStep(step, True, maps.refresh)
 
-    def chunk_gemm_step(self, shape: tuple[int, ...]) -> ChunkStep:
-        """The chunk's ``z = P @ K`` alone, channels last ``(n, Ho, Wo, F)``: no bias, no activation."""
+    def chunk_gemm_step(self, shape: tuple[int, ...], scratch: bool) -> ChunkStep:
+        """The chunk's ``z = P @ K`` alone, channels last ``(n, Ho, Wo, F)``: no bias, no
+        activation (``scratch`` as in :meth:`chunk_step`)."""
         layer, geo = self.layer, self.layer.geometry
         n = shape[0]
         z = np.empty((n * geo.rows.out * geo.cols.out, layer.filters), layer.dtype)
@@ -401,18 +411,12 @@ class Conv2DKernel(Kernel):
                     ops.conv_gemm(patches, layer.kernel, geo, out=z)
                     return z4
                 return work, np.may_share_memory(patches, x)
-            return ChunkStep(_views_kept(prepare), True)
+            return ChunkStep(_views_kept(prepare, scratch), True)
 
-        (kh, kw), (sh, sw) = geo.kernel_size, geo.strides
-        kept: list = [None, None, None]  # the chunk's padded input, its patch matrix, the view between
+        patch_matrix = ops.PatchMatrix(tuple(shape), layer.dtype, geo)
 
         def step(x: np.ndarray) -> np.ndarray:
-            padded = ops.pad_channel_major(x, geo, kept[0])
-            if padded is not kept[0]:  # the first chunk: the arrays, and the strided view, made once
-                windows = ops.im2col_windows(padded, kh, kw, sh, sw, geo.rows.out, geo.cols.out)
-                kept[:] = padded, np.empty((kh * kw * padded.shape[0], z.shape[0]), padded.dtype), windows
-            np.copyto(kept[1].reshape(kept[2].shape), kept[2])  # ops.im2col_t's one copy
-            ops.conv_gemm(kept[1], layer.kernel, geo, out=z)
+            ops.conv_gemm(patch_matrix(x), layer.kernel, geo, out=z)
             return z4
         return ChunkStep(step, True)
 
@@ -438,8 +442,8 @@ class Conv2DKernel(Kernel):
                     np.add(wide, tiled, out=wide)
                 layer.activation.forward(z2, out=z2)  # read at each call, as the layer does
                 return z
-            return work, True
-        return ChunkStep(_views_kept(prepare), True, refresh)
+            return work, np.may_share_memory(z2, z)
+        return ChunkStep(_views_kept(prepare, True), True, refresh)  # z: this layer's own array
 
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
@@ -496,7 +500,7 @@ class MaxPooling2DKernel(Kernel):
             xp = ops.pad_nhwc(ops.to_nhwc(x, fmt), rows, cols, -np.inf)  # x itself when unpadded
             maxima = ops.WindowMax(xp, layer.pool_size, layer.strides, rows, cols, out=best)
             return (lambda: ops.from_nhwc(maxima(), fmt)), np.may_share_memory(xp, x)
-        return ChunkStep(_views_kept(prepare), True)
+        return ChunkStep(_views_kept(prepare, scratch), True)
 
     def backward(self, g, input_grad, scratch_grad):
         layer = self.layer
@@ -589,7 +593,7 @@ class BatchNormalizationKernel(Kernel):
                     np.add(yw, shift, out=yw)
                     return y
                 return work, x.flags.c_contiguous  # (else xw is a copy of what x holds now)
-            step = _views_kept(prepare)
+            step = _views_kept(prepare, scratch)
         else:
             def step(x: np.ndarray) -> np.ndarray:
                 x2 = ops.channel_matrix(x, axis)  # a copy unless the moved axis is a no-op

@@ -13,9 +13,10 @@ chunk, ``predict`` 2-3%). In floating point each
 map is non-decreasing: ``fl(x + b)`` and ``fl(x * inv)`` for ``inv > 0`` because rounding
 to nearest is (IEEE 754's default, NumPy's only mode: no flush-to-zero), and ``max(x, 0)``.
 
-The same bits, not only the same values, when the conditions below hold (checked before
-every batch, from the weights and activations of that moment; when they do not hold, the
-block runs in the layers' own order):
+The same bits, not only the same values, when the conditions below hold (checked whenever
+the chunk steps' constants are refreshed -- at the first batch of an inference pass, the
+weights fixed until its end -- from the weights and activations of that moment; when they do
+not hold, the block runs in the layers' own order):
 
 - every activation is linear or ReLU, every bias and BatchNormalization coefficient finite,
   every ``inv > 0``: then ``f`` is non-decreasing, and ``f(x)`` is NaN exactly where ``x``
@@ -56,8 +57,9 @@ def fuse(kernels: Sequence[Kernel], shape: tuple[int, ...], steps: list[ChunkSte
     while i < len(kernels):
         end = _block_end(kernels, i)
         if end is not None and np.prod(shapes[end + 1]) < np.prod(shapes[end]):
+            scratch = i > 0 and steps[i - 1].temporary  # the block's input: a temporary?
             fused.append(PooledBlock(kernels[i:end + 1], shapes[i], steps[i:end + 1],
-                                     batch_statistics).step())
+                                     batch_statistics, scratch).step())
             i = end + 1
         else:
             fused.append(steps[i])
@@ -89,29 +91,30 @@ def _block_end(kernels: Sequence[Kernel], start: int) -> int | None:
 
 class PooledBlock:
     """Conv2D, maps, MaxPooling2D over chunks of one shape: the GEMM, the pooling, then the
-    maps on the pooled values -- or, when a condition of the module's fails for this batch,
-    the layers' own steps in their order."""
+    maps on the pooled values -- or, when a condition of the module's fails for this pass,
+    the layers' own steps in their order. ``scratch``: the block's input is a temporary of
+    the step before (:meth:`Conv2DKernel.chunk_step`)."""
 
     def __init__(self, kernels: Sequence[Kernel], shape: tuple[int, ...],
-                 in_order: Sequence[ChunkStep], batch_statistics: bool) -> None:
+                 in_order: Sequence[ChunkStep], batch_statistics: bool, scratch: bool) -> None:
         conv, self.maps, pool = kernels[0], list(kernels[1:-1]), kernels[-1]
         geo = conv.layer.geometry
         z_shape = (shape[0], geo.rows.out, geo.cols.out, conv.layer.filters)
         pooled = (shape[0],) + tuple(pool.layer.compute_output_shape(z_shape[1:]))
         self.conv = conv
         self.in_order = list(in_order)
-        self.gemm = conv.chunk_gemm_step(shape)
+        self.gemm = conv.chunk_gemm_step(shape, scratch)
         self.pool = pool.chunk_step(z_shape, True, batch_statistics)
         self.after = [conv.chunk_maps_step(pooled)] + [
             kernel.chunk_step(pooled, True, batch_statistics) for kernel in self.maps]
-        #: whether this batch runs pooling first (set by :meth:`refresh`)
+        #: whether this pass runs pooling first (set by :meth:`refresh`)
         self.pooling_first = False
 
     def step(self) -> ChunkStep:
         return ChunkStep(self.run, True, self.refresh)
 
     def refresh(self) -> None:
-        """Decide this batch's order, then refresh the constants of the steps that will run."""
+        """Decide the pass's order, then refresh the constants of the steps that will run."""
         self.pooling_first = self._commutes()
         for step in self.after if self.pooling_first else self.in_order:
             if step.refresh is not None:
