@@ -96,8 +96,8 @@ class FastEngine:
         """:func:`gdsim.nn.training.forward` in inference mode, bit for bit. Every intermediate
         output is a temporary the next kernel may overwrite (never ``x`` itself); the result
         may be an array a kernel writes again on the next call. ``weights_changed=False``: the
-        weights are those of the previous call (the next batch of an inference pass;
-        :meth:`ChunkedInference.forward`)."""
+        weights have not changed since the last call with ``True`` (the next batch of an
+        inference pass; :meth:`ChunkedInference.forward`)."""
         if weights_changed:  # whichever path computes this batch: a later one may be chunked
             self.chunked.mark_stale()
         if not self._weights_of_layer_dtypes():
