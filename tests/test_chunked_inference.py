@@ -214,16 +214,22 @@ def test_a_weight_assigned_in_float64_after_the_plan_is_computed_as_the_referenc
     assert got.dtype == want.dtype and np.array_equal(got, want)
 
 
-def test_a_plan_is_refreshed_at_its_first_batch_since_the_weights_changed(monkeypatch):
+@pytest.fixture
+def refreshed(monkeypatch):
+    """The batch size of each plan refreshed from now on, in order."""
+    sizes = []
+    original = chunked_inference.ChunkedInference._refresh
+    monkeypatch.setattr(chunked_inference.ChunkedInference, "_refresh",
+                        staticmethod(lambda plan: sizes.append(len(plan.output)) or original(plan)))
+    return sizes
+
+
+def test_a_plan_is_refreshed_at_its_first_batch_since_the_weights_changed(monkeypatch, refreshed):
     """``weights_changed=False`` (the next batch of an inference pass): a plan's constants are
     refreshed only if they have not been since the weights last changed -- a plan made anew
     mid-pass (one plan kept: every change of shape makes it again) is refreshed at its first
     batch -- and every batch has the reference bits, the weights changed between passes too."""
     monkeypatch.setattr(chunked_inference, "KEPT_PLANS", 1)
-    refreshed = []
-    original = chunked_inference.ChunkedInference._refresh
-    monkeypatch.setattr(chunked_inference.ChunkedInference, "_refresh",
-                        staticmethod(lambda plan: refreshed.append(len(plan.output)) or original(plan)))
     model = seed_cnn(32, 32, 3, 2)
     engine = _engine(model)
     rng = np.random.default_rng(10)
@@ -240,12 +246,8 @@ def test_a_plan_is_refreshed_at_its_first_batch_since_the_weights_changed(monkey
             assert refreshed == refreshes
 
 
-def test_predict_refreshes_each_plan_once_per_pass(monkeypatch):
+def test_predict_refreshes_each_plan_once_per_pass(refreshed):
     """One process: a pass of three batches (two shapes) refreshes two plans, once each."""
-    refreshed = []
-    original = chunked_inference.ChunkedInference._refresh
-    monkeypatch.setattr(chunked_inference.ChunkedInference, "_refresh",
-                        staticmethod(lambda plan: refreshed.append(len(plan.output)) or original(plan)))
     model = seed_cnn(32, 32, 3, 2)
     model.background = False
     x = np.random.default_rng(11).random((88, 32, 32, 3), dtype=np.float32)

@@ -202,3 +202,24 @@ def test_a_subclass_that_overrides_forward_gets_the_generic_kernel():
 
     assert type(kernels.kernel_for(_built(Doubling(3), (2,)), False)) is kernels.Kernel
     assert type(kernels.kernel_for(_built(Dense(3), (2,)), False)) is kernels.DenseKernel
+
+
+@settings(max_examples=30, deadline=None)
+@given(k=st.integers(2, 3), s=st.integers(1, 2), padding=st.sampled_from(["same", "valid"]),
+       fmt=st.sampled_from(["channels_last", "channels_first"]), n=st.integers(1, 3))
+def test_a_patch_matrix_made_once_equals_conv_patches_at_every_call(k, s, padding, fmt, n):
+    """kernels._PatchMatrix writes each batch into the arrays it made once: the same P^T as
+    conv_patches for every batch in turn (the padding's zeros stay), and a batch of another
+    dtype is refused (a windowed convolution: a pointwise one's patches are its input)."""
+    from gdsim.nn import ops
+
+    shape = (n, 2, 5, 6) if fmt == "channels_first" else (n, 5, 6, 2)
+    layer = Conv2D(3, (k, k), strides=(s, s), padding=padding, data_format=fmt)
+    layer.build(shape[1:], rng=np.random.default_rng(0))
+    patch_matrix = kernels._PatchMatrix(shape, np.float32, layer.geometry)
+    rng = np.random.default_rng(k * 10 + s)
+    for _ in range(3):
+        x = rng.normal(size=shape).astype(np.float32)
+        assert np.array_equal(patch_matrix(x), ops.conv_patches(x, layer.geometry)[1])
+    with pytest.raises(ValueError, match="_PatchMatrix"):
+        patch_matrix(x.astype(np.float64))

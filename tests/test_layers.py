@@ -571,25 +571,3 @@ def test_im2col_t_is_its_definition(c, n, kh, kw, sh, sw, out_h, out_w, extra, d
     assert np.array_equal(got, want)
     with pytest.raises(ValueError, match="do not fit"):
         ops.im2col_t(xp, kh, kw, sh, sw, out_h + extra + 1, out_w)
-
-
-@settings(max_examples=30, deadline=None)
-@given(k=st.integers(2, 3), s=st.integers(1, 2), padding=st.sampled_from(["same", "valid"]),
-       fmt=st.sampled_from(["channels_last", "channels_first"]), n=st.integers(1, 3))
-def test_a_patch_matrix_made_once_equals_conv_patches_at_every_call(k, s, padding, fmt, n):
-    """ops.PatchMatrix writes each batch into the arrays it made once: the same P^T as
-    conv_patches for every batch in turn (the padding's zeros stay), and a batch of another
-    dtype is refused (a windowed convolution: a pointwise one's patches are its input)."""
-    from gdsim.nn import ops
-    from gdsim.nn.layers import Conv2D
-
-    shape = (n, 2, 5, 6) if fmt == "channels_first" else (n, 5, 6, 2)
-    layer = Conv2D(3, (k, k), strides=(s, s), padding=padding, data_format=fmt)
-    layer.build(shape[1:], rng=np.random.default_rng(0))
-    patch_matrix = ops.PatchMatrix(shape, np.float32, layer.geometry)
-    rng = np.random.default_rng(k * 10 + s)
-    for _ in range(3):
-        x = rng.normal(size=shape).astype(np.float32)
-        assert np.array_equal(patch_matrix(x), ops.conv_patches(x, layer.geometry)[1])
-    with pytest.raises(ValueError, match="PatchMatrix"):
-        patch_matrix(x.astype(np.float64))

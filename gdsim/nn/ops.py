@@ -31,7 +31,7 @@ result does not depend on layout, in-place writes or threads.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -233,26 +233,6 @@ def conv_patches(x: np.ndarray, geo: ConvGeometry, pad_out: np.ndarray | None = 
     (kh, kw), (sh, sw) = geo.kernel_size, geo.strides
     padded = pad_channel_major(x, geo, pad_out)
     return padded, im2col_t(padded, kh, kw, sh, sw, geo.rows.out, geo.cols.out, patches_out)
-
-
-class PatchMatrix:
-    """:func:`conv_patches` for batches of one shape, into arrays made once: the padded input,
-    ``P^T``, and the strided view between them (:func:`im2col_windows`); each call writes the
-    batch into the padded array's interior and copies the view (the fast tier's chunks)."""
-
-    def __init__(self, shape: tuple[int, ...], dtype: Any, geo: ConvGeometry) -> None:
-        (kh, kw), (sh, sw) = geo.kernel_size, geo.strides
-        self.geo = geo
-        self.padded, self.patches = conv_patches(np.zeros(shape, dtype), geo)
-        self.windows = im2col_windows(self.padded, kh, kw, sh, sw, geo.rows.out, geo.cols.out)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``P^T`` of ``x`` (of the shape and dtype given; an array written again next call)."""
-        if pad_channel_major(x, self.geo, self.padded) is not self.padded:
-            raise ValueError(f"PatchMatrix: a batch of {x.dtype}{x.shape} for arrays made for "
-                             f"{self.padded.dtype} batches")
-        np.copyto(self.patches.reshape(self.windows.shape), self.windows)  # im2col_t's copy
-        return self.patches
 
 
 def pad_channel_major(x: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:

@@ -314,6 +314,27 @@ class DropoutKernel(Kernel):
                                  out=_overwritable(g, scratch_grad, layer.dtype))
 
 
+class _PatchMatrix:
+    """:func:`gdsim.nn.ops.conv_patches` for chunks of one shape, into arrays made once: the
+    padded input, ``P^T``, and the strided view between them
+    (:func:`~gdsim.nn.ops.im2col_windows`); each call writes the chunk into the padded array's
+    interior and copies the view, as :func:`~gdsim.nn.ops.im2col_t` does."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, geo: ops.ConvGeometry) -> None:
+        (kh, kw), (sh, sw) = geo.kernel_size, geo.strides
+        self.geo = geo
+        self.padded, self.patches = ops.conv_patches(np.zeros(shape, dtype), geo)
+        self.windows = ops.im2col_windows(self.padded, kh, kw, sh, sw, geo.rows.out, geo.cols.out)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``P^T`` of ``x`` (of the shape and dtype given; an array written again next call)."""
+        if ops.pad_channel_major(x, self.geo, self.padded) is not self.padded:
+            raise ValueError(f"_PatchMatrix: a batch of {x.dtype}{x.shape} for arrays made for "
+                             f"{self.padded.dtype} batches")
+        np.copyto(self.patches.reshape(self.windows.shape), self.windows)  # im2col_t's copy
+        return self.patches
+
+
 class Conv2DKernel(Kernel):
     """im2col into arrays kept from step to step; the next batch's patch matrices built ahead.
 
@@ -413,7 +434,7 @@ class Conv2DKernel(Kernel):
                 return work, np.may_share_memory(patches, x)
             return ChunkStep(_views_kept(prepare, scratch), True)
 
-        patch_matrix = ops.PatchMatrix(tuple(shape), layer.dtype, geo)
+        patch_matrix = _PatchMatrix(tuple(shape), layer.dtype, geo)
 
         def step(x: np.ndarray) -> np.ndarray:
             ops.conv_gemm(patch_matrix(x), layer.kernel, geo, out=z)
